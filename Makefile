@@ -1,0 +1,39 @@
+# Two entry points for a fresh machine: `make demo` and `make test`. Both create .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PKG := ros2_ws/src/anomaly_seg
+# Extra pip arguments for torch, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+# on a machine where the default index would resolve a CUDA build.
+TORCH_PIP_ARGS ?=
+
+.PHONY: venv demo test lint typecheck pytest clean
+
+$(VENV)/.installed: requirements/lock.txt $(PKG)/setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet torch==2.13.0 $(TORCH_PIP_ARGS)
+	$(PY) -m pip install --quiet -c requirements/lock.txt -r requirements/dev.txt
+	$(PY) -m pip install --quiet -c requirements/lock.txt --no-build-isolation -e "$(PKG)[torch,train]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(VENV)/bin/anomaly-seg demo --out demo_output
+
+lint: venv
+	$(VENV)/bin/ruff check $(PKG)/anomaly_seg training tests benchmarks models launch
+	$(VENV)/bin/ruff format --check $(PKG)/anomaly_seg training tests benchmarks models launch
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+pytest: venv
+	$(PY) -m pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) build install log ros2_ws/build ros2_ws/install ros2_ws/log

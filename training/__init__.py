@@ -1,0 +1,1 @@
+"""Training, evaluation and export of anomaly_seg models (never imported at run time)."""
