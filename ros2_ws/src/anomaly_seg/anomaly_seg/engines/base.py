@@ -51,6 +51,11 @@ class Engine(Protocol):
         """Fixed batch size of the engine (1 for full-frame models)."""
         ...
 
+    @property
+    def metadata(self) -> dict[str, str]:
+        """Model metadata stored at export (``anomaly_seg.*`` keys, see :mod:`anomaly_seg.engines.metadata`)."""
+        ...
+
     def infer(self, images: np.ndarray) -> EngineOutputs:
         """Run the network on uint8 ``[B, H, W, 3]`` RGB images at :attr:`input_size`."""
         ...

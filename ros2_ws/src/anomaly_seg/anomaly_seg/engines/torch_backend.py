@@ -1,0 +1,128 @@
+"""torch backend for evaluation and development: the eager model behind the same Engine contract.
+
+Loads a ``.safetensors`` checkpoint (config in its metadata) or builds a config YAML with random weights.
+fp16 is offered on CUDA only (CPU half precision is slow and not what the engines run).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from anomaly_seg.engines.base import EngineOutputs
+from anomaly_seg.engines.contract import check_images, check_outputs
+from anomaly_seg.errors import ConfigError, EngineError, ModelFileError
+
+if TYPE_CHECKING:
+    import torch
+
+
+def config_network_size(config: Any) -> tuple[int, int]:
+    """The fixed network input size ``(H, W)`` of a ``ModelConfig``."""
+    for attr in ("image_size", "network_size", "input_size"):
+        value = getattr(config, attr, None)
+        if value is not None:
+            h, w = (int(v) for v in value)
+            return h, w
+    raise ConfigError("model config has no image_size")
+
+
+class TorchEngine:
+    """An :class:`~anomaly_seg.engines.base.Engine` around an eager ``AnomalySegmenter``.
+
+    ``model(images)`` must take uint8 ``[B, H, W, 3]`` and return ``(semantic, anomaly_score, uncertainty)``.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        input_size: tuple[int, int],
+        batch_size: int = 1,
+        device: str = "cpu",
+        precision: str = "fp32",
+        metadata: dict[str, str] | None = None,
+        check_finite: bool = True,
+    ) -> None:
+        import torch
+
+        if precision not in ("fp32", "fp16"):
+            raise ConfigError(f"precision must be fp32 or fp16, got {precision!r}")
+        self._device = torch.device(device)
+        if precision == "fp16" and self._device.type != "cuda":
+            raise ConfigError("torch backend: fp16 needs device=cuda (use fp32 on CPU)")
+        self._precision = precision
+        self._model = model.eval().to(self._device)
+        self._size = (int(input_size[0]), int(input_size[1]))
+        self._batch = int(batch_size)
+        self._metadata = dict(metadata or {})
+        self._check_finite = check_finite
+
+    @classmethod
+    def from_file(
+        cls, path: str | Path, device: str = "cpu", precision: str = "fp32", batch_size: int = 1
+    ) -> TorchEngine:
+        """Build from a ``.safetensors`` checkpoint or a config ``.yaml`` (random weights)."""
+        from anomaly_seg import network
+
+        path = Path(path)
+        if not path.is_file():
+            raise ModelFileError(f"{path}: model file not found")
+        if path.suffix == ".safetensors":
+            model, config = network.load_checkpoint(path)
+            checkpoint = path.name
+        elif path.suffix in (".yaml", ".yml"):
+            config = network.ModelConfig.from_yaml(path)
+            model = network.build_model(config)
+            checkpoint = "random"
+        else:
+            raise ModelFileError(f"{path}: torch backend takes a .safetensors checkpoint or a config .yaml")
+        size = config_network_size(config)
+        meta = {
+            "anomaly_seg.network_size": f"{size[0]}x{size[1]}",
+            "anomaly_seg.config": json.dumps(config.to_dict(), sort_keys=True),
+            "anomaly_seg.checkpoint": checkpoint,
+        }
+        return cls(model, size, batch_size, device, precision, meta)
+
+    @property
+    def name(self) -> str:
+        return f"torch:{self._device.type}:{self._precision}"
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self._size
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return dict(self._metadata)
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self._model
+
+    def infer(self, images: np.ndarray) -> EngineOutputs:
+        import torch
+
+        images = check_images(images, self._batch, self._size, self.name)
+        x = torch.from_numpy(images).to(self._device)
+        try:
+            with torch.inference_mode(), torch.autocast(self._device.type, torch.float16, self._precision == "fp16"):
+                semantic, score, uncertainty = self._model(x)
+        except RuntimeError as exc:
+            raise EngineError(f"{self.name}: inference failed: {exc}") from exc
+        outputs = EngineOutputs(
+            semantic.to(torch.uint8).cpu().numpy(),
+            score.float().cpu().numpy(),
+            uncertainty.float().cpu().numpy(),
+        )
+        return check_outputs(outputs, self.name) if self._check_finite else outputs
+
+    def warmup(self) -> None:
+        self.infer(np.zeros((self._batch, *self._size, 3), np.uint8))

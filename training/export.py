@@ -1,0 +1,189 @@
+"""ONNX export of an ``AnomalySegmenter`` (or any module honouring the engine I/O contract).
+
+Exporter: ``torch.onnx.export(..., dynamo=True)`` (torch.export + onnxscript). In torch 2.13 it gives the
+cleaner graph: shapes are static and folded (no Shape/Slice/Concat chains around every reshape, which the
+legacy TorchScript exporter still emits), ``F.layer_norm`` becomes one ``LayerNormalization`` node, and
+bilinear ``F.interpolate`` one ``Resize`` (linear, no antialias). Its lowest opset is 18; TensorRT 10.x
+parses opset 18-20. ``opset=17`` down-converts with ``onnx.version_converter`` for TensorRT 8.6.
+
+Export then (1) writes ``anomaly_seg.*`` metadata, (2) checks the graph (``onnx.checker`` full check),
+(3) runs it with ONNX Runtime on the golden inputs, compares with the torch model (parity stored in the
+metadata) and (4) writes the golden reference outputs for the on-target self-test.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from anomaly_seg.engines.base import INPUT_NAME, OUTPUT_NAMES, EngineOutputs
+from anomaly_seg.engines.golden import default_golden_dir, golden_images, write_golden
+from anomaly_seg.engines.metadata import KEY_EXPORT_PARITY, ModelMetadata
+from anomaly_seg.engines.parity import TOLERANCES, Comparison, compare, merge
+from anomaly_seg.errors import ConfigError, ModelFileError
+
+DEFAULT_OPSET = 18
+_PROTOBUF_LIMIT = 2**31 - 2**26  # stay clear of protobuf's 2 GiB message limit
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export_model` wrote and measured."""
+
+    onnx_path: Path
+    golden_dir: Path | None
+    parity: Comparison
+    parity_passed: bool
+    node_counts: dict[str, int]
+
+
+def git_revision(repo: Path | None = None) -> str:
+    """Short git revision of the working tree (``+dirty`` when modified), or ``"unknown"``."""
+    cwd = repo or Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return rev + ("+dirty" if dirty else "")
+
+
+def torch_outputs(model: torch.nn.Module, images: np.ndarray) -> EngineOutputs:
+    """Eager outputs of ``model`` on uint8 ``[B, H, W, 3]`` images, as numpy."""
+    with torch.inference_mode():
+        semantic, score, uncertainty = model(torch.from_numpy(images))
+    return EngineOutputs(semantic.to(torch.uint8).numpy(), score.float().numpy(), uncertainty.float().numpy())
+
+
+def export_onnx(
+    model: torch.nn.Module,
+    out: str | Path,
+    size: tuple[int, int],
+    batch: int = 1,
+    opset: int = DEFAULT_OPSET,
+    metadata: ModelMetadata | None = None,
+) -> Path:
+    """Trace ``model`` at a fixed ``[batch, H, W, 3]`` uint8 input and save the ONNX graph with ``metadata``."""
+    import onnx
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model = model.eval()
+    example = torch.zeros((batch, size[0], size[1], 3), dtype=torch.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecation chatter from torch.export internals
+        program = torch.onnx.export(
+            model,
+            (example,),
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
+            opset_version=max(opset, DEFAULT_OPSET),
+            dynamo=True,
+            optimize=True,
+            verbose=False,
+        )
+    if program is None:
+        raise ModelFileError(f"{out}: torch.onnx.export returned no program")
+    proto = program.model_proto
+    if opset < DEFAULT_OPSET:
+        from onnx import version_converter
+
+        proto = version_converter.convert_version(proto, opset)
+    if metadata is not None:
+        set_metadata(proto, metadata.to_props())
+    proto.producer_name = "anomaly_seg"
+    size_bytes = proto.ByteSize()
+    if size_bytes > _PROTOBUF_LIMIT:
+        onnx.save(proto, str(out), save_as_external_data=True, location=out.name + ".data")
+    else:
+        onnx.save(proto, str(out))
+    onnx.checker.check_model(str(out), full_check=True)
+    return out
+
+
+def set_metadata(proto: Any, props: dict[str, str]) -> None:
+    """Replace/insert ``metadata_props`` entries of an ONNX ModelProto."""
+    keep = [(p.key, p.value) for p in proto.metadata_props if p.key not in props]
+    del proto.metadata_props[:]
+    for key, value in [*keep, *props.items()]:
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+
+
+def update_onnx_metadata(path: Path, props: dict[str, str]) -> None:
+    """Rewrite an ONNX file with extra/updated metadata props (weights untouched)."""
+    import onnx
+
+    proto = onnx.load(str(path), load_external_data=False)
+    set_metadata(proto, props)
+    onnx.save(proto, str(path))
+
+
+def node_counts(path: Path) -> dict[str, int]:
+    """Operator histogram of an ONNX graph (main graph only)."""
+    import onnx
+
+    counts: dict[str, int] = {}
+    for node in onnx.load(str(path), load_external_data=False).graph.node:
+        counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def export_model(
+    model: torch.nn.Module,
+    out: str | Path,
+    size: tuple[int, int],
+    metadata: ModelMetadata,
+    batch: int = 1,
+    opset: int = DEFAULT_OPSET,
+    golden_dir: str | Path | None = None,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> ExportResult:
+    """Export, verify torch vs ONNX Runtime parity on the golden inputs, store parity + golden outputs."""
+    from anomaly_seg.engines.onnxruntime_backend import OnnxRuntimeEngine
+
+    out = Path(out)
+    metadata = replace(metadata, network_size=size, batch_size=batch)
+    log(f"exporting to {out} (opset {opset}, input uint8 [{batch}, {size[0]}, {size[1]}, 3]) ...")
+    export_onnx(model, out, size, batch, opset, metadata)
+    ort_engine = OnnxRuntimeEngine(out, providers=["CPUExecutionProvider"], check_finite=False)
+    images = golden_images(size, batch, seed)
+    comparisons = [compare(torch_outputs(model, img), ort_engine.infer(img)) for img in images.values()]
+    parity = merge(comparisons)
+    passed = parity.passed(TOLERANCES["fp32"])
+    parity_record = {**parity.to_dict(), "passed": passed, "reference": "torch eager fp32 cpu", "cases": len(images)}
+    update_onnx_metadata(out, {KEY_EXPORT_PARITY: json.dumps(parity_record, sort_keys=True)})
+    golden: Path | None = Path(golden_dir) if golden_dir else default_golden_dir(out)
+    from anomaly_seg.engines.engine_cache import sha256_file
+
+    ort_engine = OnnxRuntimeEngine(out, providers=["CPUExecutionProvider"], check_finite=False)
+    write_golden(golden, ort_engine, images, {"onnx_sha256": sha256_file(out), "onnx": out.name, "seed": seed})
+    return ExportResult(out, golden, parity, passed, node_counts(out))
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"518x1036"`` -> ``(518, 1036)``; :class:`ConfigError` otherwise."""
+    from anomaly_seg.engines.metadata import parse_size as _parse
+
+    try:
+        return _parse(text)
+    except ValueError as exc:
+        raise ConfigError(f"--size: {exc}") from exc
