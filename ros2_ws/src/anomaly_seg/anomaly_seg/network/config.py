@@ -1,0 +1,251 @@
+"""Model configuration: one frozen dataclass per concern, loaded from YAML and validated once.
+
+Every problem raises :class:`~anomaly_seg.errors.ConfigError` whose message names the key (``decoder.channels``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union, cast, get_args, get_origin, get_type_hints
+
+import yaml
+
+from anomaly_seg.errors import ConfigError
+from anomaly_seg.labels import NUM_CLASSES
+from anomaly_seg.network.dinov2 import BACKBONES, PATCH_SIZE, canonical_backbone_name
+from anomaly_seg.network.fpn import NORMS
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+HEAD_TYPES = ("linear", "gmm")
+REFERENCE_BLOCKS_12 = (1, 4, 8, 11)
+
+
+def default_blocks(depth: int) -> tuple[int, ...]:
+    """FPN blocks: the reference ``[1, 4, 8, 11]`` of 12-block models, spread proportionally for other depths."""
+    return tuple(round(b * (depth - 1) / 11) for b in REFERENCE_BLOCKS_12)
+
+
+def _check_size(key: str, size: tuple[int, int]) -> None:
+    if size[0] <= 0 or size[1] <= 0 or size[0] % PATCH_SIZE or size[1] % PATCH_SIZE:
+        raise ConfigError(f"{key}: {list(size)} must be positive multiples of the patch size {PATCH_SIZE}")
+
+
+def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{key}: {value!r} is not one of {', '.join(choices)}")
+
+
+def _check_positive(key: str, value: float | None) -> None:
+    if value is not None and value <= 0:
+        raise ConfigError(f"{key}: must be > 0, got {value}")
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    """DINOv2 backbone; ``weights`` is an official ``.pth`` (None: random init, e.g. ``vit_tiny``)."""
+
+    name: str = "vits14"
+    weights: str | None = None
+    frozen: bool = True
+    blocks: tuple[int, ...] | None = None  # FPN input blocks, 0-based, after the final norm
+
+    def __post_init__(self) -> None:
+        canonical_backbone_name(self.name)
+        if self.blocks is not None:
+            depth = BACKBONES[canonical_backbone_name(self.name)].depth
+            if len(self.blocks) != 4 or not all(0 <= b < depth for b in self.blocks):
+                raise ConfigError(f"backbone.blocks: need 4 block indices in [0, {depth}), got {list(self.blocks)}")
+
+    @property
+    def fpn_blocks(self) -> tuple[int, ...]:
+        """The configured FPN blocks or the depth-scaled reference default."""
+        return self.blocks or default_blocks(BACKBONES[canonical_backbone_name(self.name)].depth)
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """Fixed network input size (height, width) and the normalisation applied inside the network."""
+
+    size: tuple[int, int] = (518, 1036)
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def __post_init__(self) -> None:
+        _check_size("input.size", self.size)
+        if min(self.std) <= 0:
+            raise ConfigError(f"input.std: must be > 0, got {list(self.std)}")
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """FPN pixel decoder."""
+
+    channels: int = 128
+    norm: str = "group"
+
+    def __post_init__(self) -> None:
+        _check_positive("decoder.channels", self.channels)
+        _check_choice("decoder.norm", self.norm, NORMS)
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """Inlier head: ``linear`` (D) or ``gmm`` (G, GMMSeg)."""
+
+    type: str = "linear"
+    num_classes: int = NUM_CLASSES
+    num_components: int = 5
+    embed_dim: int | None = None  # GMM: 1x1 projection width before L2 normalisation (None: decoder channels)
+    memory_size: int = 1024
+    momentum: float = 0.999
+
+    def __post_init__(self) -> None:
+        _check_choice("head.type", self.type, HEAD_TYPES)
+        for key in ("num_classes", "num_components", "embed_dim", "memory_size"):
+            _check_positive(f"head.{key}", getattr(self, key))
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"head.momentum: must be in [0, 1), got {self.momentum}")
+
+
+@dataclass(frozen=True)
+class UEMConfig:
+    """Unknown Estimation Module; widths default to ``uem_widths(backbone width)``."""
+
+    head: str = "linear"
+    hidden_dim: int | None = None
+    embed_dim: int | None = None
+    num_components: int = 5
+
+    def __post_init__(self) -> None:
+        _check_choice("uem.head", self.head, HEAD_TYPES)
+        for key in ("hidden_dim", "embed_dim", "num_components"):
+            _check_positive(f"uem.{key}", getattr(self, key))
+
+
+@dataclass(frozen=True)
+class SlidingConfig:
+    """Sliding-window mode: windows of ``input.size`` every ``stride`` px, logits averaged.
+
+    ``image_size`` is the fixed camera size a sliding-window export is built for (None: decided at export).
+    """
+
+    enabled: bool = False
+    stride: tuple[int, int] = (140, 140)
+    image_size: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if min(self.stride) <= 0:
+            raise ConfigError(f"sliding.stride: must be > 0, got {list(self.stride)}")
+        if self.image_size is not None and min(self.image_size) <= 0:
+            raise ConfigError(f"sliding.image_size: must be > 0, got {list(self.image_size)}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to build an :class:`~anomaly_seg.network.model.AnomalySegmenter`."""
+
+    name: str = "model"
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    input: InputConfig = field(default_factory=InputConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    uem: UEMConfig = field(default_factory=UEMConfig)
+    sliding: SlidingConfig = field(default_factory=SlidingConfig)
+
+    def __post_init__(self) -> None:
+        if self.sliding.stride[0] > self.input.size[0] or self.sliding.stride[1] > self.input.size[1]:
+            stride, window = list(self.sliding.stride), list(self.input.size)
+            raise ConfigError(f"sliding.stride: {stride} larger than the window (input.size) {window}")
+
+    @property
+    def variant(self) -> str:
+        """``D-D``, ``G-D``, ``D-G`` or ``G-G`` (inlier head - UEM head)."""
+        return f"{'G' if self.head.type == 'gmm' else 'D'}-{'G' if self.uem.head == 'gmm' else 'D'}"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Build and validate from a nested dict (unknown keys and wrong types raise :class:`ConfigError`)."""
+        config: ModelConfig = _from_dict(cls, data, "")
+        return config
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> ModelConfig:
+        """Load ``path`` (YAML); errors name the file and the key."""
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read model config: {exc}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+        data.setdefault("name", path.stem)
+        try:
+            return cls.from_dict(data)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (tuples as lists) that :meth:`from_dict` reads back."""
+        return _to_plain(dataclasses.asdict(self))  # type: ignore[no-any-return]
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def _from_dict(cls: type[Any], data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {type(data).__name__}")
+    hints = get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown key (expected one of {', '.join(names)})")
+    kwargs = {name: _convert(data[name], hints[name], f"{prefix}{name}") for name in names if name in data}
+    return cls(**kwargs)
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(value, inner, key)
+    if dataclasses.is_dataclass(tp):
+        return _from_dict(cast(type[Any], tp), {} if value is None else value, f"{key}.")
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"{key}: expected {len(args)} values, got {list(value)}")
+        return tuple(_convert(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported type {tp}")

@@ -1,0 +1,55 @@
+"""Unknown Estimation Module: 3-layer MLP projection of last-block patch tokens + a 2-class head.
+
+Channel 0 of the output is ``log p~in`` (generic inlier), channel 1 ``log p~out`` (outlier); for a linear head
+the two logits stand for these log terms. Widths scale with the backbone width ``D``:
+``D -> 2D/3 -> 2D/3 -> D/3`` rounded to multiples of 32 (ViT-B 768 -> 512 -> 512 -> 256, 787,712 params;
+ViT-S 384 -> 256 -> 256 -> 128; ViT-L 1024 -> 672 -> 672 -> 352; ViT-g 1536 -> 1024 -> 1024 -> 512).
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from anomaly_seg.network.heads import GMMHead
+
+INLIER, OUTLIER = 0, 1
+
+
+def uem_widths(embed_dim: int) -> tuple[int, int]:
+    """Default (hidden, output) widths of the projection for a backbone of width ``embed_dim``."""
+
+    def round32(v: float) -> int:
+        return max(32, round(v / 32) * 32)
+
+    return round32(embed_dim * 2 / 3), round32(embed_dim / 3)
+
+
+class UEM(nn.Module):
+    """Tokens ``[B, N, D]`` on an ``h x w`` grid -> two log terms ``[B, 2, h, w]`` (inlier, outlier)."""
+
+    def __init__(
+        self, embed_dim: int, hidden_dim: int, out_dim: int, head: str = "linear", num_components: int = 5
+    ) -> None:
+        super().__init__()
+        self.projection = nn.Sequential(
+            nn.Linear(embed_dim, hidden_dim),
+            nn.GELU(),
+            nn.Linear(hidden_dim, hidden_dim),
+            nn.GELU(),
+            nn.Linear(hidden_dim, out_dim),
+        )
+        self.head_type = head
+        self.head: nn.Module = GMMHead(out_dim, 2, num_components) if head == "gmm" else nn.Conv2d(out_dim, 2, 1)
+
+    def embed(self, tokens: Tensor, grid: tuple[int, int]) -> Tensor:
+        """Projected embedding map ``[B, E, h, w]`` (L2-normalised for a GMM head)."""
+        B = tokens.shape[0]
+        emb = self.projection(tokens).transpose(1, 2).reshape(B, -1, grid[0], grid[1])
+        return F.normalize(emb, dim=1) if self.head_type == "gmm" else emb
+
+    def forward(self, tokens: Tensor, grid: tuple[int, int]) -> Tensor:
+        emb = self.embed(tokens, grid)
+        if isinstance(self.head, GMMHead):
+            return self.head.forward_embeddings(emb)[0]
+        return self.head(emb)  # type: ignore[no-any-return]
