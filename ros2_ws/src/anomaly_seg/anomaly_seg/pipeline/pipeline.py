@@ -1,0 +1,244 @@
+"""Frame -> Result: resize to the network size, engine call, segments + meta classifier, resize back.
+
+Segments and their meta-classifier features are computed at network resolution, where the engine's
+outputs live and where the meta classifier was fitted; only the published images are resized to the
+camera size (nearest for labels and ids, linear for the score, the mask thresholds the resized score).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from anomaly_seg.engines.base import Engine, EngineOutputs
+from anomaly_seg.errors import ConfigError, EngineError, ImageDecodeError
+from anomaly_seg.pipeline.result import Obstacles, Result, Timings
+
+if TYPE_CHECKING:
+    from anomaly_seg.segments import MetaClassifier
+    from anomaly_seg.segments.components import Segments
+
+RESOLUTIONS = ("input", "network")
+REGIONS = ("road", "all")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Post-processing settings (the node fills them from its parameters)."""
+
+    threshold: float = 0.0
+    min_area_px: int = 64
+    max_segments: int = 64
+    #: "road": segments only on predicted road/sidewalk grown by ``region_dilation_px``; "all": anywhere
+    region: str = "road"
+    region_dilation_px: int = 24
+    #: keep segments with meta probability >= this; negative = the classifier's own threshold
+    meta_threshold: float = -1.0
+    resolution: str = "input"
+    #: also resize the uncertainty maps to the output size (for offline analysis; costs 3 resizes)
+    keep_uncertainty: bool = False
+
+    def __post_init__(self) -> None:
+        if self.region not in REGIONS:
+            raise ConfigError(f"segment region must be one of {REGIONS}, got {self.region!r}")
+        if self.resolution not in RESOLUTIONS:
+            raise ConfigError(f"output resolution must be one of {RESOLUTIONS}, got {self.resolution!r}")
+        if not np.isfinite(self.threshold):
+            raise ConfigError(f"anomaly threshold must be finite, got {self.threshold!r}")
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1e3
+
+
+class Pipeline:
+    """Runs one engine on camera frames of any size; allocates the network input once."""
+
+    def __init__(self, engine: Engine, config: PipelineConfig, meta_classifier: MetaClassifier | None = None) -> None:
+        from anomaly_seg.segments.components import ROAD_REGION, SegmentParams
+
+        self.engine = engine
+        self.config = config
+        self.meta_classifier = meta_classifier
+        self.network_size: tuple[int, int] = tuple(engine.input_size)  # type: ignore[assignment]
+        net_h, net_w = self.network_size
+        if engine.batch_size != 1:
+            raise ConfigError(f"the full-frame pipeline needs an engine with batch size 1, got {engine.batch_size}")
+        self._net_input = np.zeros((1, net_h, net_w, 3), np.uint8)
+        self._swap_buffer = np.zeros((net_h, net_w, 3), np.uint8)
+        self._segment_params = SegmentParams(
+            threshold=config.threshold,
+            min_area_px=config.min_area_px,
+            max_segments=config.max_segments,
+            region=ROAD_REGION if config.region == "road" else None,
+            region_dilation_px=config.region_dilation_px if config.region == "road" else 0,
+        )
+        if meta_classifier is None:
+            self.meta_threshold = 0.0
+        else:
+            self.meta_threshold = (
+                float(meta_classifier.threshold) if config.meta_threshold < 0 else float(config.meta_threshold)
+            )
+
+    @property
+    def network_input(self) -> np.ndarray:
+        """The preallocated ``[1, H, W, 3]`` RGB buffer of the last frame (read-only use)."""
+        return self._net_input
+
+    def process(self, image: np.ndarray, *, bgr: bool = False) -> Result:
+        """Run one ``H x W x 3`` uint8 frame (RGB, or BGR with ``bgr=True``) through the network and post-processing.
+
+        Raises ImageDecodeError for an image of the wrong shape/dtype and EngineError for failing or
+        non-finite engine outputs.
+        """
+        timings = Timings()
+        t0 = time.perf_counter()
+        if (
+            image.ndim != 3
+            or image.shape[2] != 3
+            or image.dtype != np.uint8
+            or image.shape[0] < 1
+            or image.shape[1] < 1
+        ):
+            raise ImageDecodeError(f"pipeline expects an HxWx3 uint8 image, got {image.dtype} {image.shape}")
+        in_h, in_w = int(image.shape[0]), int(image.shape[1])
+        self._preprocess(image, bgr)
+        timings.preprocess_ms = _ms(t0)
+
+        t0 = time.perf_counter()
+        try:
+            outputs = self.engine.infer(self._net_input)
+        except EngineError:
+            raise
+        except Exception as exc:  # a backend's own exception type: report it as an engine failure
+            raise EngineError(f"{self.engine.name}: inference failed: {type(exc).__name__}: {exc}") from exc
+        semantic, score, uncertainty = self._check_outputs(outputs)
+        timings.engine_ms = _ms(t0)
+
+        t0 = time.perf_counter()
+        from anomaly_seg.segments.components import extract_segments
+
+        segments = extract_segments(score, semantic, self._segment_params)
+        timings.segments_ms = _ms(t0)
+
+        t0 = time.perf_counter()
+        probabilities, kept = self._classify(segments, score, uncertainty, semantic)
+        timings.meta_ms = _ms(t0)
+
+        t0 = time.perf_counter()
+        result = self._to_output(
+            semantic, score, uncertainty, segments, probabilities, kept, (in_h, in_w), timings=timings
+        )
+        timings.postprocess_ms = _ms(t0)
+        return result
+
+    def _preprocess(self, image: np.ndarray, bgr: bool) -> None:
+        net_h, net_w = self.network_size
+        target = self._swap_buffer if bgr else self._net_input[0]
+        if image.shape[:2] == (net_h, net_w):
+            np.copyto(target, image)
+        else:
+            shrinking = image.shape[0] >= net_h and image.shape[1] >= net_w
+            interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+            cv2.resize(image, (net_w, net_h), dst=target, interpolation=interpolation)
+        if bgr:
+            cv2.cvtColor(self._swap_buffer, cv2.COLOR_BGR2RGB, dst=self._net_input[0])
+
+    def _check_outputs(self, outputs: EngineOutputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        net_h, net_w = self.network_size
+        semantic, score, uncertainty = outputs.semantic, outputs.anomaly_score, outputs.uncertainty
+        expected = {
+            "semantic": (1, net_h, net_w),
+            "anomaly_score": (1, net_h, net_w),
+            "uncertainty": (1, 3, net_h, net_w),
+        }
+        for name, array in (("semantic", semantic), ("anomaly_score", score), ("uncertainty", uncertainty)):
+            if tuple(array.shape) != expected[name]:
+                raise EngineError(
+                    f"{self.engine.name}: output '{name}' has shape {array.shape}, expected {expected[name]}"
+                )
+        if not np.isfinite(score).all():
+            raise EngineError(
+                f"{self.engine.name}: anomaly_score has {int((~np.isfinite(score)).sum())} NaN/Inf values"
+            )
+        if not np.isfinite(uncertainty).all():
+            bad = int((~np.isfinite(uncertainty)).sum())
+            raise EngineError(f"{self.engine.name}: uncertainty has {bad} NaN/Inf values")
+        return (
+            np.asarray(semantic[0], np.uint8),
+            np.asarray(score[0], np.float32),
+            np.asarray(uncertainty[0], np.float32),
+        )
+
+    def _classify(
+        self, segments: Segments, score: np.ndarray, uncertainty: np.ndarray, semantic: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        n = int(segments.count)
+        if self.meta_classifier is None or n == 0:
+            return np.ones(n, np.float32), np.ones(n, bool)
+        from anomaly_seg.segments import segment_features
+
+        features = segment_features(segments, score, uncertainty, semantic)
+        probabilities = np.asarray(self.meta_classifier.predict_proba(features), np.float32).reshape(n)
+        return probabilities, probabilities >= self.meta_threshold
+
+    def _to_output(
+        self,
+        semantic: np.ndarray,
+        score: np.ndarray,
+        uncertainty: np.ndarray,
+        segments: Segments,
+        probabilities: np.ndarray,
+        kept: np.ndarray,
+        input_size: tuple[int, int],
+        *,
+        timings: Timings,
+    ) -> Result:
+        n = int(segments.count)
+        ids_net = np.asarray(segments.ids, np.uint16)
+        if n and not kept.all():
+            lut = np.zeros(n + 1, np.uint16)  # rejected segments vanish from the id image
+            lut[1:] = np.where(kept, np.arange(1, n + 1), 0)
+            ids_net = lut[ids_net]
+        net_h, net_w = self.network_size
+        if self.config.resolution == "network":
+            out_h, out_w = net_h, net_w
+            # copies: a backend may reuse its output buffers on the next call
+            semantic_out, score_out, ids_out = semantic.copy(), score.copy(), ids_net.copy()
+            unc_out: np.ndarray | None
+            unc_out = uncertainty.copy() if self.config.keep_uncertainty else None
+        else:
+            out_h, out_w = input_size
+            size = (out_w, out_h)
+            semantic_out = cv2.resize(semantic, size, interpolation=cv2.INTER_NEAREST)
+            score_out = cv2.resize(score, size, interpolation=cv2.INTER_LINEAR)
+            ids_out = np.asarray(cv2.resize(ids_net, size, interpolation=cv2.INTER_NEAREST), np.uint16)
+            unc_out = None
+            if self.config.keep_uncertainty:
+                unc_out = np.stack([cv2.resize(u, size, interpolation=cv2.INTER_LINEAR) for u in uncertainty])
+        mask = np.greater_equal(score_out, np.float32(self.config.threshold)).view(np.uint8)
+        mask *= 255
+        sx, sy = out_w / net_w, out_h / net_h
+        if n:
+            boxes = np.asarray(segments.boxes_xyxy, np.float32).reshape(n, 4) * np.array([sx, sy, sx, sy], np.float32)
+            areas = np.rint(np.asarray(segments.areas, np.float64) * (sx * sy)).astype(np.int64)
+            obstacles = Obstacles(np.arange(1, n + 1, dtype=np.uint16), boxes, areas, probabilities, kept)
+        else:
+            obstacles = Obstacles.empty()
+        return Result(
+            semantic=semantic_out,
+            anomaly_score=score_out,
+            anomaly_mask=mask,
+            obstacle_ids=ids_out,
+            obstacles=obstacles,
+            input_size=input_size,
+            network_size=self.network_size,
+            resolution=self.config.resolution,
+            uncertainty=unc_out,
+            dropped_segments=int(segments.dropped_over_cap + segments.removed_small),
+            timings=timings,
+        )

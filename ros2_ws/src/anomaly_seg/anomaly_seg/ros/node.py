@@ -1,0 +1,212 @@
+"""The rclpy shell (``anomaly_seg_node``): parameters, topics, a worker thread and timers around :class:`NodeCore`.
+
+Everything that decides something lives in :mod:`anomaly_seg.ros.core`; this module only wires ROS to it.
+The subscription callback stores the newest frame in a one-element slot and returns at once; a worker
+thread runs inference on the latest frame, so the executor never blocks and older frames are dropped
+(and counted) when inference is slower than the camera.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import rclpy
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.publisher import Publisher
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.utilities import try_shutdown
+
+from anomaly_seg.errors import AnomalySegError
+from anomaly_seg.ros import core
+from anomaly_seg.ros.params import PARAMETERS, NodeParams, ParamSpec
+
+DIAGNOSTICS_PERIOD_S = 1.0
+
+
+def input_qos(name: str) -> QoSProfile:
+    """Image subscription QoS for the ``input.qos`` parameter (always depth 1, keep last)."""
+    if name == "sensor_data":
+        profile = QoSProfile(depth=1)
+        profile.reliability = qos_profile_sensor_data.reliability
+        profile.durability = qos_profile_sensor_data.durability
+        return profile
+    reliability = ReliabilityPolicy.RELIABLE if name == "reliable" else ReliabilityPolicy.BEST_EFFORT
+    return QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=reliability)
+
+
+class _RosLogHandler(logging.Handler):
+    """Forwards :mod:`logging` records of NodeCore to the node's rclpy logger."""
+
+    def __init__(self, ros_logger: Any) -> None:
+        super().__init__()
+        self._ros_logger = ros_logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = self.format(record)
+        if record.levelno >= logging.ERROR:
+            self._ros_logger.error(text)
+        elif record.levelno >= logging.WARNING:
+            self._ros_logger.warning(text)
+        elif record.levelno >= logging.INFO:
+            self._ros_logger.info(text)
+        else:
+            self._ros_logger.debug(text)
+
+
+def _descriptor(spec: ParamSpec) -> Any:
+    # rcl_interfaces ships no type information outside a ROS install; its classes are only constructed here.
+    msgs = importlib.import_module("rcl_interfaces.msg")
+    descriptor = msgs.ParameterDescriptor(
+        name=spec.name,
+        description=spec.description + (f" ({'|'.join(spec.choices)})" if spec.choices else ""),
+        read_only=spec.read_only,
+    )
+    if spec.min_value is not None and spec.max_value is not None:
+        if spec.type is int:
+            descriptor.integer_range = [
+                msgs.IntegerRange(from_value=int(spec.min_value), to_value=int(spec.max_value), step=1)
+            ]
+        elif spec.type is float:
+            descriptor.floating_point_range = [
+                msgs.FloatingPointRange(from_value=float(spec.min_value), to_value=float(spec.max_value), step=0.0)
+            ]
+    return descriptor
+
+
+class AnomalySegNode(Node):
+    """One camera: subscribes to ``~/input/image[/compressed]``, publishes the outputs of DESIGN.md §4."""
+
+    def __init__(self, node_name: str = "anomaly_seg") -> None:
+        super().__init__(node_name)
+        self.log: Any = Node.get_logger(self)  # via the base class: rclpy leaves it unannotated
+        self.params = self._read_parameters()
+
+        from anomaly_seg.engines import load_engine
+        from anomaly_seg.ros.messages import ros_factory
+
+        m = self.params.model
+        self.log.info(f"loading model {m.path} (backend {m.backend}, precision {m.precision})")
+        self.engine = load_engine(
+            m.path,
+            backend=m.backend,
+            precision=m.precision,
+            force_engine_update=m.force_engine_update,
+            build_only=m.build_only,
+            log=self.log.info,
+        )
+        if m.build_only:
+            return
+        self.factory = ros_factory()
+        logger = logging.getLogger(f"anomaly_seg.node.{node_name}")
+        logger.propagate = False
+        logger.addHandler(_RosLogHandler(self.log))
+        logger.setLevel(logging.DEBUG)
+        self.core = core.NodeCore(
+            self.params,
+            self.engine,
+            self.factory,
+            clock=lambda: int(self.get_clock().now().nanoseconds),
+            name=self.get_fully_qualified_name(),
+            logger=logger,
+        )
+        self.engine.warmup()
+
+        self._outputs: dict[str, Publisher] = {
+            topic: self.create_publisher(getattr(self.factory, type_name), f"~/{topic}", 10)
+            for topic, type_name in core.OUTPUT_TYPES.items()
+        }
+        latched = QoSProfile(
+            depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
+        )
+        self._label_info_pub = self.create_publisher(self.factory.LabelInfo, f"~/{core.TOPIC_LABEL_INFO}", latched)
+        self._label_info_pub.publish(self.core.label_info_message())
+        self._diagnostics_pub = self.create_publisher(self.factory.DiagnosticArray, core.TOPIC_DIAGNOSTICS, 10)
+        self._diagnostics_timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
+
+        self._slot: core.LatestFrameSlot[Any] = core.LatestFrameSlot()
+        self._worker = threading.Thread(target=self._work, name=f"{node_name}-inference", daemon=True)
+        self._worker.start()
+        compressed = self.params.input.compressed
+        msg_type = self.factory.CompressedImage if compressed else self.factory.Image
+        topic = f"~/{core.TOPIC_INPUT_COMPRESSED if compressed else core.TOPIC_INPUT}"
+        self._subscription = self.create_subscription(msg_type, topic, self._on_image, input_qos(self.params.input.qos))
+        self.log.info(
+            f"ready: {self.engine.name}, network {self.engine.input_size}, listening on "
+            f"{self.resolve_topic_name(topic)} ({self.params.input.qos})"
+        )
+
+    def _read_parameters(self) -> NodeParams:
+        values: dict[str, Any] = {}
+        for spec in PARAMETERS:
+            self.declare_parameter(spec.name, spec.default, _descriptor(spec))
+            values[spec.name] = self.get_parameter(spec.name).value
+        return NodeParams.from_dict(values)
+
+    def _on_image(self, msg: Any) -> None:
+        if self._slot.put(msg):
+            self.core.record_dropped()
+
+    def _wanted(self) -> set[str]:
+        return {
+            topic
+            for topic, pub in self._outputs.items()
+            if topic not in core.OPTIONAL_TOPICS or pub.get_subscription_count() > 0
+        }
+
+    def _work(self) -> None:
+        while True:
+            msg = self._slot.take()
+            if msg is None:
+                return
+            for topic, out in self.core.process(msg, self._wanted()):
+                self._outputs[topic].publish(out)
+
+    def _publish_diagnostics(self) -> None:
+        self._diagnostics_pub.publish(self.core.diagnostics())
+
+    def stop(self) -> None:
+        """Stop the worker (after its current frame) and wait for it."""
+        slot = getattr(self, "_slot", None)
+        if slot is not None:
+            slot.close()
+            self._worker.join(timeout=10.0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``anomaly_seg_node``; exits non-zero on a bad parameter or model file."""
+    rclpy.init(args=list(argv) if argv is not None else None)
+    node: AnomalySegNode | None = None
+    code = 0
+    try:
+        node = AnomalySegNode()
+        if node.params.model.build_only:
+            node.log.info(f"model.build_only: engine ready ({node.engine.name}), exiting")
+            return 0
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except AnomalySegError as exc:
+        print(f"anomaly_seg_node: error ({exc.kind}): {exc}", file=sys.stderr)
+        code = 1
+    except ParameterException as exc:  # a value that violates a declared type or range
+        print(f"anomaly_seg_node: error (config): {exc}", file=sys.stderr)
+        code = 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.stop()
+            Node.destroy_node(node)
+        try_shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,312 @@
+"""Node parameters: one table of specs, validated once at start into :class:`NodeParams`.
+
+The rclpy shell declares every entry of :data:`PARAMETERS` (with its range, choices and read-only flag),
+reads the values back as a flat ``{dotted.name: value}`` dict and calls :meth:`NodeParams.from_dict`;
+offline replay reads the same ROS parameter YAML with :meth:`NodeParams.from_yaml`. Every invalid
+value raises :class:`~anomaly_seg.errors.ConfigError` naming the parameter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+
+from anomaly_seg.errors import ConfigError
+
+ParamValue = bool | int | float | str
+
+BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
+PRECISIONS = ("fp16", "fp32")
+QOS_PROFILES = ("sensor_data", "reliable", "best_effort")
+REGIONS = ("road", "all")
+RESOLUTIONS = ("input", "network")
+
+#: ROS itself may put these into a parameter file; they are not ours to validate.
+_ROS_BUILTIN_PREFIXES = ("use_sim_time", "qos_overrides.", "start_type_description_service")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One node parameter: name, type (of ``default``), bounds and documentation."""
+
+    name: str
+    default: ParamValue
+    description: str
+    choices: tuple[str, ...] = ()
+    min_value: float | None = None
+    max_value: float | None = None
+    read_only: bool = True
+    #: a non-empty string value must name an existing file
+    is_file: bool = False
+
+    @property
+    def type(self) -> type:
+        """Python type of the value (``bool``, ``int``, ``float`` or ``str``)."""
+        return type(self.default)
+
+
+PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec(
+        "model.onnx_path",
+        "",
+        "ONNX model exported by `python -m training export` (the portable artifact)",
+        is_file=True,
+    ),
+    ParamSpec(
+        "model.engine_path",
+        "",
+        "explicit TensorRT engine file (built there from the ONNX if missing); empty = cached next to the ONNX",
+    ),
+    ParamSpec(
+        "model.backend", "auto", "inference backend; auto = TensorRT if available, else ONNX Runtime", choices=BACKENDS
+    ),
+    ParamSpec("model.precision", "fp16", "TensorRT build precision", choices=PRECISIONS),
+    ParamSpec("model.force_engine_update", False, "rebuild the TensorRT engine even if the cached one matches"),
+    ParamSpec("model.build_only", False, "build/check the engine, then exit (use on the target before driving)"),
+    ParamSpec("input.qos", "sensor_data", "QoS of the image subscription (depth 1)", choices=QOS_PROFILES),
+    ParamSpec("input.compressed", False, "subscribe to ~/input/image/compressed (sensor_msgs/CompressedImage)"),
+    ParamSpec(
+        "anomaly.threshold",
+        0.0,
+        "LLR score threshold for the anomaly mask (0 = sigmoid 0.5)",
+        min_value=-1.0e3,
+        max_value=1.0e3,
+        read_only=False,
+    ),
+    ParamSpec(
+        "segments.min_area_px",
+        64,
+        "smallest obstacle segment, in network-resolution pixels",
+        min_value=1,
+        max_value=1_000_000,
+    ),
+    ParamSpec(
+        "segments.max_segments", 64, "at most this many segments per frame (largest first)", min_value=1, max_value=1024
+    ),
+    ParamSpec(
+        "segments.meta_classifier_path",
+        "",
+        "meta classifier JSON (`python -m training fit-meta`); empty = none",
+        is_file=True,
+    ),
+    ParamSpec(
+        "segments.meta_threshold",
+        -1.0,
+        "keep segments with meta probability >= this; negative = the classifier's fitted threshold",
+        min_value=-1.0,
+        max_value=1.0,
+    ),
+    ParamSpec(
+        "segments.region",
+        "road",
+        "where anomalous pixels form segments: road = on (dilated) road and sidewalk, all = anywhere",
+        choices=REGIONS,
+    ),
+    ParamSpec(
+        "segments.region_dilation_px",
+        24,
+        "with region=road: grow the road/sidewalk area by this many network pixels so that obstacles "
+        "standing on the road (predicted as another class) stay inside",
+        min_value=0,
+        max_value=512,
+    ),
+    ParamSpec(
+        "output.resolution", "input", "size of the output images: input (camera) or network", choices=RESOLUTIONS
+    ),
+    ParamSpec(
+        "output.overlay_alpha",
+        0.5,
+        "opacity of the class colours in ~/output/overlay",
+        min_value=0.0,
+        max_value=1.0,
+        read_only=False,
+    ),
+)
+
+SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """``model.*``."""
+
+    onnx_path: str
+    engine_path: str
+    backend: str
+    precision: str
+    force_engine_update: bool
+    build_only: bool
+
+    @property
+    def path(self) -> str:
+        """The file handed to ``load_engine``: the explicit engine if given, else the ONNX."""
+        return self.engine_path or self.onnx_path
+
+
+@dataclass(frozen=True)
+class InputParams:
+    """``input.*``."""
+
+    qos: str
+    compressed: bool
+
+
+@dataclass(frozen=True)
+class SegmentsParams:
+    """``segments.*``."""
+
+    min_area_px: int
+    max_segments: int
+    meta_classifier_path: str
+    meta_threshold: float
+    region: str
+    region_dilation_px: int
+
+
+@dataclass(frozen=True)
+class OutputParams:
+    """``output.*``."""
+
+    resolution: str
+    overlay_alpha: float
+
+
+@dataclass(frozen=True)
+class NodeParams:
+    """Validated node parameters (DESIGN.md §4)."""
+
+    model: ModelParams
+    input: InputParams
+    anomaly_threshold: float
+    segments: SegmentsParams
+    output: OutputParams
+
+    @classmethod
+    def defaults(cls) -> dict[str, ParamValue]:
+        """Flat ``{dotted.name: default}`` of every parameter."""
+        return {spec.name: spec.default for spec in PARAMETERS}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], *, check_files: bool = True) -> NodeParams:
+        """Validate a flat dict with dotted keys; missing keys take their defaults.
+
+        Raises ConfigError naming the parameter for an unknown key, a wrong type, a value out of range
+        or not among the choices, or (with ``check_files``) a file that does not exist.
+        """
+        merged: dict[str, ParamValue] = cls.defaults()
+        for key, value in values.items():
+            if key.startswith(_ROS_BUILTIN_PREFIXES):
+                continue
+            if key not in SPECS:
+                raise ConfigError(f"unknown parameter '{key}' (known: {', '.join(SPECS)})")
+            merged[key] = _validate(SPECS[key], value, check_files=check_files)
+        if check_files and not (merged["model.onnx_path"] or merged["model.engine_path"]):
+            raise ConfigError("parameter 'model.onnx_path' is empty (and so is 'model.engine_path'): no model to load")
+        v: dict[str, Any] = merged
+        return cls(
+            model=ModelParams(
+                onnx_path=v["model.onnx_path"],
+                engine_path=v["model.engine_path"],
+                backend=v["model.backend"],
+                precision=v["model.precision"],
+                force_engine_update=v["model.force_engine_update"],
+                build_only=v["model.build_only"],
+            ),
+            input=InputParams(qos=v["input.qos"], compressed=v["input.compressed"]),
+            anomaly_threshold=v["anomaly.threshold"],
+            segments=SegmentsParams(
+                min_area_px=v["segments.min_area_px"],
+                max_segments=v["segments.max_segments"],
+                meta_classifier_path=v["segments.meta_classifier_path"],
+                meta_threshold=v["segments.meta_threshold"],
+                region=v["segments.region"],
+                region_dilation_px=v["segments.region_dilation_px"],
+            ),
+            output=OutputParams(resolution=v["output.resolution"], overlay_alpha=v["output.overlay_alpha"]),
+        )
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, *, node_name: str | None = None, check_files: bool = True) -> NodeParams:
+        """Read a ROS 2 parameter file (``/**: ros__parameters: {...}`` nested dicts) and validate it.
+
+        Sections for ``/**`` and, if given, for ``node_name`` (with or without namespace / leading slash)
+        are merged in file order; relative file paths stay relative to the working directory, as under ROS.
+        """
+        flat = read_ros_params_file(path, node_name=node_name)
+        try:
+            return cls.from_dict(flat, check_files=check_files)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+
+    def to_dict(self) -> dict[str, ParamValue]:
+        """Flat ``{dotted.name: value}`` (the inverse of :meth:`from_dict`)."""
+        out: dict[str, ParamValue] = {}
+        for spec in PARAMETERS:
+            group, _, leaf = spec.name.partition(".")
+            out[spec.name] = self.anomaly_threshold if group == "anomaly" else getattr(getattr(self, group), leaf)
+        return out
+
+
+def read_ros_params_file(path: str | Path, *, node_name: str | None = None) -> dict[str, Any]:
+    """Flat ``{dotted.name: value}`` of the sections of a ROS 2 parameter file that apply to ``node_name``."""
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"parameter file not found: {path}") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read parameter file {path}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: expected a mapping of node names to 'ros__parameters'")
+    wanted = {"/**", "**"}
+    if node_name:
+        wanted |= {node_name, node_name.lstrip("/"), "/" + node_name.lstrip("/"), node_name.rsplit("/", 1)[-1]}
+    flat: dict[str, Any] = {}
+    for section, body in doc.items():
+        if str(section) not in wanted:
+            continue
+        if not isinstance(body, dict) or not isinstance(body.get("ros__parameters"), dict):
+            raise ConfigError(f"{path}: section '{section}' has no 'ros__parameters' mapping")
+        flat.update(_flatten(body["ros__parameters"]))
+    if not flat:
+        raise ConfigError(
+            f"{path}: no 'ros__parameters' section for '/**'" + (f" or '{node_name}'" if node_name else "")
+        )
+    return flat
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _validate(spec: ParamSpec, value: Any, *, check_files: bool) -> ParamValue:
+    name = spec.name
+    expected = spec.type
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)  # YAML `0` for a double; ROS would reject it, we are lenient offline
+    if type(value) is not expected:
+        raise ConfigError(f"parameter '{name}' must be {expected.__name__}, got {type(value).__name__} {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"parameter '{name}' must be finite, got {value!r}")
+    if spec.choices and value not in spec.choices:
+        raise ConfigError(f"parameter '{name}' must be one of {'|'.join(spec.choices)}, got {value!r}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if spec.min_value is not None and value < spec.min_value:
+            raise ConfigError(f"parameter '{name}' must be >= {spec.min_value}, got {value!r}")
+        if spec.max_value is not None and value > spec.max_value:
+            raise ConfigError(f"parameter '{name}' must be <= {spec.max_value}, got {value!r}")
+    if spec.is_file and check_files and isinstance(value, str) and value and not Path(value).is_file():
+        raise ConfigError(f"parameter '{name}': file not found: {value}")
+    return cast(ParamValue, value)
