@@ -1,0 +1,291 @@
+"""NodeCore (anomaly_seg/ros/core.py) with rosbags message classes and a fake engine: outputs, headers, CDR
+validity, bad inputs of DESIGN.md §7, counters, diagnostics, memory over 1000 frames, the latest-frame slot."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import tracemalloc
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from anomaly_seg.bags import get_typestore
+from anomaly_seg.labels import CLASS_NAMES, colorize
+from anomaly_seg.ros import core
+from anomaly_seg.ros import messages as rm
+from anomaly_seg.ros.overlay import BOX_BGR
+from anomaly_seg.ros.params import NodeParams
+from tests.pipeline.fake_engine import FakeEngine, grey_frame
+
+STORE = get_typestore()
+F = rm.rosbags_factory(STORE)
+STAMP_NS = 1_700_000_000_123_456_789
+FRAME = "cam_front_optical"
+NET = (64, 128)
+SQUARE = (100, 160, 164, 224)  # x0, y0, x1, y1 on a 512x256 frame, in the road half
+
+
+def params(**overrides: Any) -> NodeParams:
+    values: dict[str, Any] = {"segments.min_area_px": 4, "segments.region": "all"}
+    values.update(overrides)
+    return NodeParams.from_dict(values, check_files=False)
+
+
+def make_core(
+    engine: FakeEngine | None = None, clock_ns: int = STAMP_NS + 25_000_000, **overrides: Any
+) -> core.NodeCore:
+    return core.NodeCore(params(**overrides), engine or FakeEngine(NET), F, clock=lambda: clock_ns)
+
+
+def header(stamp_ns: int = STAMP_NS) -> Any:
+    return rm.header_from_ns(F, stamp_ns, FRAME)
+
+
+def rgb_msg(rgb: np.ndarray, encoding: str = "rgb8", stamp_ns: int = STAMP_NS) -> Any:
+    pixels = {"rgb8": rgb, "bgr8": rgb[..., ::-1], "rgba8": cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA)}[encoding]
+    return rm.array_to_image(F, np.ascontiguousarray(pixels), encoding, header(stamp_ns))
+
+
+def serialize(topic: str, msg: Any) -> bytes:
+    return bytes(STORE.serialize_cdr(msg, msg.__msgtype__))
+
+
+def by_topic(outputs: list[tuple[str, Any]]) -> dict[str, Any]:
+    topics = [t for t, _ in outputs]
+    assert len(topics) == len(set(topics)), topics
+    return dict(outputs)
+
+
+def test_every_output_is_a_valid_ros_message_with_the_input_header() -> None:
+    node = make_core()
+    out = by_topic(node.process(rgb_msg(grey_frame(256, 512, [SQUARE]))))
+    assert list(out) == list(core.OUTPUT_TYPES)  # wanted=None: every topic, in a fixed order
+    for topic, msg in out.items():
+        assert msg.__msgtype__.endswith("/" + core.OUTPUT_TYPES[topic]), (topic, msg.__msgtype__)
+        raw = serialize(topic, msg)
+        back = STORE.deserialize_cdr(raw, msg.__msgtype__)
+        if hasattr(msg, "header"):
+            assert rm.stamp_to_ns(back.header.stamp) == STAMP_NS and back.header.frame_id == FRAME, topic
+    expected = {
+        core.TOPIC_SEMANTIC: "mono8",
+        core.TOPIC_SEMANTIC_COLOR: "rgb8",
+        core.TOPIC_ANOMALY_SCORE: "32FC1",
+        core.TOPIC_ANOMALY_MASK: "mono8",
+        core.TOPIC_OBSTACLE_IDS: "mono16",
+        core.TOPIC_OVERLAY: "bgr8",
+    }
+    for topic, encoding in expected.items():
+        assert out[topic].encoding == encoding and (out[topic].height, out[topic].width) == (256, 512), topic
+    for det in out[core.TOPIC_OBSTACLES].detections:
+        assert rm.stamp_to_ns(det.header.stamp) == STAMP_NS and det.header.frame_id == FRAME
+
+
+def test_output_content_matches_the_pipeline_result() -> None:
+    node = make_core()
+    out = by_topic(node.process(rgb_msg(grey_frame(256, 512, [SQUARE]))))
+    result = node.last_result
+    assert result is not None
+    np.testing.assert_array_equal(rm.image_to_array(out[core.TOPIC_SEMANTIC]), result.semantic)
+    np.testing.assert_array_equal(rm.image_to_array(out[core.TOPIC_SEMANTIC_COLOR]), colorize(result.semantic))
+    np.testing.assert_array_equal(rm.image_to_array(out[core.TOPIC_ANOMALY_SCORE]), result.anomaly_score)
+    mask = rm.image_to_array(out[core.TOPIC_ANOMALY_MASK])
+    np.testing.assert_array_equal(mask, np.where(result.anomaly_score >= 0.0, 255, 0))
+    ids_img = rm.image_to_array(out[core.TOPIC_OBSTACLE_IDS])
+    ids, boxes, scores = rm.detections_to_arrays(out[core.TOPIC_OBSTACLES])
+    assert list(ids) == [1] and scores.tolist() == [1.0]
+    assert out[core.TOPIC_OBSTACLES].detections[0].results[0].hypothesis.class_id == "anomaly"
+    np.testing.assert_allclose(boxes[0], SQUARE, atol=4)
+    assert set(np.unique(ids_img)) == {0, 1}  # ids in the image are the Detection2D ids
+    ys, xs = np.nonzero(ids_img == 1)
+    np.testing.assert_allclose([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], SQUARE, atol=4)
+    # overlay: anomalous pixels are red-dominant, the rest keeps the grey camera image blended with class colours
+    overlay = rm.image_to_array(out[core.TOPIC_OVERLAY])
+    inside = overlay[180:200, 120:140].reshape(-1, 3).astype(int)
+    assert (inside[:, 2] > inside[:, 0] + 100).all() and (inside[:, 2] > inside[:, 1] + 100).all()
+    box_edge = overlay[SQUARE[1], SQUARE[0] : SQUARE[2]]
+    assert (box_edge == BOX_BGR).all(axis=1).mean() > 0.9  # the obstacle box is drawn on the square's border
+    assert out[core.TOPIC_PROCESSING_TIME].data > 0
+    assert out[core.TOPIC_PIPELINE_LATENCY].data == pytest.approx(25.0)  # clock - stamp
+
+
+def test_encodings_and_compressed_input_give_the_same_result() -> None:
+    frame = grey_frame(128, 256, [(40, 80, 90, 120)])
+    masks = {}
+    for encoding in ("rgb8", "bgr8", "rgba8"):
+        out = by_topic(make_core().process(rgb_msg(frame, encoding)))
+        masks[encoding] = rm.image_to_array(out[core.TOPIC_ANOMALY_MASK])
+    png = rm.rgb_to_compressed(F, frame, header(), fmt="png")
+    out = by_topic(make_core().process(png))
+    masks["png"] = rm.image_to_array(out[core.TOPIC_ANOMALY_MASK])
+    jpeg = rm.rgb_to_compressed(F, frame, header(), fmt="jpeg", quality=95)
+    out = by_topic(make_core().process(jpeg))
+    assert rm.stamp_to_ns(out[core.TOPIC_SEMANTIC].header.stamp) == STAMP_NS
+    jpeg_mask = rm.image_to_array(out[core.TOPIC_ANOMALY_MASK])
+    for name, mask in masks.items():
+        np.testing.assert_array_equal(mask, masks["rgb8"], err_msg=name)
+    assert np.mean(jpeg_mask != masks["rgb8"]) < 0.01  # lossy, but the same square
+
+
+def test_wanted_skips_outputs_without_subscribers() -> None:
+    node = make_core()
+    wanted = set(core.OUTPUT_TYPES) - core.OPTIONAL_TOPICS
+    topics = [t for t, _ in node.process(rgb_msg(grey_frame(64, 128)), wanted)]
+    assert set(topics) == wanted
+    assert [t for t, _ in node.process(rgb_msg(grey_frame(64, 128)), {core.TOPIC_OBSTACLES})] == [core.TOPIC_OBSTACLES]
+
+
+def test_network_resolution_outputs_and_overlay_are_network_sized() -> None:
+    out = by_topic(make_core(**{"output.resolution": "network"}).process(rgb_msg(grey_frame(256, 512, [SQUARE]))))
+    for topic in (core.TOPIC_SEMANTIC, core.TOPIC_ANOMALY_SCORE, core.TOPIC_OBSTACLE_IDS, core.TOPIC_OVERLAY):
+        assert (out[topic].height, out[topic].width) == NET, topic
+    _, boxes, _ = rm.detections_to_arrays(out[core.TOPIC_OBSTACLES])
+    np.testing.assert_allclose(boxes[0], np.array(SQUARE) / 4, atol=1)
+
+
+def _with(msg: Any, **changes: Any) -> Any:
+    return dataclasses.replace(msg, **changes)
+
+
+def bad_inputs() -> dict[str, tuple[Any, str]]:
+    good = rgb_msg(grey_frame(16, 32))
+    jpeg = rm.rgb_to_compressed(F, grey_frame(16, 32), header())
+    data = np.asarray(jpeg.data)
+    return {
+        "unknown encoding": (_with(good, encoding="rgb9"), "bad_image"),
+        "data shorter than step x height": (_with(good, data=np.asarray(good.data)[:-7]), "bad_image"),
+        "step smaller than a row": (_with(good, step=10), "bad_image"),
+        "zero size": (_with(good, height=0, width=0, step=0, data=np.zeros(0, np.uint8)), "bad_image"),
+        "absurd size": (_with(good, height=100_000, width=100_000, step=300_000), "bad_image"),
+        "corrupt jpeg": (_with(jpeg, data=np.concatenate([data[:40], np.full(200, 7, np.uint8)])), "bad_image"),
+        "not an image stream": (_with(jpeg, data=np.arange(100, dtype=np.uint8)), "bad_image"),
+        "empty compressed": (_with(jpeg, data=np.zeros(0, np.uint8)), "bad_image"),
+        "message without header": (object(), "internal"),
+    }
+
+
+@pytest.mark.parametrize("case", list(bad_inputs()))
+def test_bad_input_is_counted_logged_and_never_raises(case: str, caplog: pytest.LogCaptureFixture) -> None:
+    msg, kind = bad_inputs()[case]
+    node = make_core()
+    with caplog.at_level(logging.ERROR, logger="anomaly_seg.ros.core"):
+        assert node.process(msg) == []
+    stats = node.stats()
+    assert stats.errors == {kind: 1} and stats.frames_failed == 1 and stats.frames_processed == 0
+    assert kind in stats.last_error and len(caplog.records) == 1
+    # the node carries on
+    assert len(node.process(rgb_msg(grey_frame(16, 32)))) == len(core.OUTPUT_TYPES)
+    assert node.stats().frames_processed == 1
+
+
+def test_engine_nan_and_engine_exceptions_are_engine_errors() -> None:
+    node = make_core(FakeEngine(NET, nan=True))
+    assert node.process(rgb_msg(grey_frame(32, 64))) == []
+    node2 = make_core(FakeEngine(NET, error=RuntimeError("device lost")))
+    assert node2.process(rgb_msg(grey_frame(32, 64))) == []
+    assert node.stats().errors == {"engine": 1} and "NaN" in node.stats().last_error
+    assert node2.stats().errors == {"engine": 1} and "device lost" in node2.stats().last_error
+
+
+def test_repeated_errors_are_throttled_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    node = make_core()
+    bad = _with(rgb_msg(grey_frame(16, 32)), encoding="rgb9")
+    with caplog.at_level(logging.ERROR, logger="anomaly_seg.ros.core"):
+        for _ in range(50):
+            node.process(bad)
+    assert node.stats().errors == {"bad_image": 50}
+    assert len(caplog.records) == 1
+
+
+def test_counters_add_up_with_dropped_frames() -> None:
+    node = make_core()
+    node.process(rgb_msg(grey_frame(16, 32)))
+    node.process(_with(rgb_msg(grey_frame(16, 32)), encoding="rgb9"))
+    node.record_dropped(3)
+    s = node.stats()
+    assert (s.frames_in, s.frames_processed, s.frames_failed, s.frames_dropped) == (5, 1, 1, 3)
+    assert s.frames_in == s.frames_processed + s.frames_failed + s.frames_dropped
+
+
+def _diag_values(array: Any) -> tuple[int, str, dict[str, str]]:
+    (status,) = array.status
+    return status.level, status.message, {kv.key: kv.value for kv in status.values}
+
+
+def test_diagnostics_report_counters_latency_and_levels() -> None:
+    node = make_core()
+    level, message, values = _diag_values(node.diagnostics(STAMP_NS))
+    assert level == F.DiagnosticStatus.OK and "waiting" in message and values["input_size"] == "none yet"
+    for i in range(5):
+        node.process(rgb_msg(grey_frame(256, 512, [SQUARE]), stamp_ns=STAMP_NS + i))
+    node.record_dropped(2)
+    array = node.diagnostics(STAMP_NS)
+    serialize("/diagnostics", array)
+    assert rm.stamp_to_ns(array.header.stamp) == STAMP_NS
+    level, _, values = _diag_values(array)
+    assert level == F.DiagnosticStatus.OK
+    assert values["backend"] == "fake" and values["input_size"] == "512x256" and values["network_size"] == "128x64"
+    assert (values["frames_in"], values["frames_processed"], values["frames_dropped"]) == ("7", "5", "2")
+    for key in ("processing_ms", "pipeline_latency_ms", "engine_ms"):
+        p50, p90, p99 = (float(values[f"{key}_p{q}"]) for q in (50, 90, 99))
+        assert 0 <= p50 <= p90 <= p99, key
+    assert float(values["pipeline_latency_ms_p50"]) == pytest.approx(25.0, abs=1e-3)
+    assert float(values["fps"]) > 0 and values["segments_published"] == "5"
+
+    node.process(_with(rgb_msg(grey_frame(16, 32)), encoding="rgb9"))
+    node.process(rgb_msg(grey_frame(16, 32)))
+    level, message, values = _diag_values(node.diagnostics())
+    assert level == F.DiagnosticStatus.WARN and values["errors.bad_image"] == "1" and "rgb9" in message
+    node.process(_with(rgb_msg(grey_frame(16, 32)), encoding="rgb9"))
+    level, _, _ = _diag_values(node.diagnostics())
+    assert level == F.DiagnosticStatus.ERROR
+    level, _, _ = _diag_values(node.diagnostics())
+    assert level == F.DiagnosticStatus.OK  # nothing new since the last report
+
+
+def test_label_info_lists_the_classes_and_threshold() -> None:
+    msg = make_core(**{"anomaly.threshold": 1.5}).label_info_message()
+    serialize(core.TOPIC_LABEL_INFO, msg)
+    assert [c.class_name for c in msg.class_map] == list(CLASS_NAMES)
+    assert [c.class_id for c in msg.class_map] == list(range(19)) and msg.threshold == 1.5
+
+
+def test_memory_is_flat_over_1000_frames() -> None:
+    node = make_core(FakeEngine((32, 64)))
+    frames = [rgb_msg(grey_frame(48, 96, [(10 + i, 30, 30 + i, 44)]), stamp_ns=STAMP_NS + i) for i in range(8)]
+    bad = _with(frames[0], encoding="rgb9")
+    for i in range(100):  # warm-up: windows fill, caches settle
+        node.process(frames[i % 8])
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for i in range(1000):
+        node.process(bad if i % 50 == 0 else frames[i % 8])
+        if i % 100 == 0:
+            node.diagnostics()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    growth = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    assert growth < 200_000, f"memory grew by {growth} bytes over 1000 frames"
+    assert node.stats().frames_processed == 100 + 980
+
+
+def test_latest_frame_slot_keeps_only_the_newest_item() -> None:
+    slot: core.LatestFrameSlot[int] = core.LatestFrameSlot()
+    assert slot.put(1) is False
+    assert slot.put(2) is True  # 1 was never taken: a dropped frame
+    assert slot.take(timeout=0) == 2
+    assert slot.take(timeout=0.01) is None
+    got: list[int | None] = []
+    worker = threading.Thread(target=lambda: got.append(slot.take()))
+    worker.start()
+    slot.put(3)
+    worker.join(timeout=5)
+    assert got == [3]
+    waiter = threading.Thread(target=lambda: got.append(slot.take()))
+    waiter.start()
+    slot.close()
+    waiter.join(timeout=5)
+    assert not waiter.is_alive() and got == [3, None]
