@@ -106,8 +106,9 @@ def test_output_content_matches_the_pipeline_result() -> None:
     overlay = rm.image_to_array(out[core.TOPIC_OVERLAY])
     inside = overlay[180:200, 120:140].reshape(-1, 3).astype(int)
     assert (inside[:, 2] > inside[:, 0] + 100).all() and (inside[:, 2] > inside[:, 1] + 100).all()
-    box_edge = overlay[SQUARE[1], SQUARE[0] : SQUARE[2]]
-    assert (box_edge == BOX_BGR).all(axis=1).mean() > 0.9  # the obstacle box is drawn on the square's border
+    band = overlay[SQUARE[1] - 3 : SQUARE[1] + 3, SQUARE[0] : SQUARE[2]].astype(int)
+    near_box = (np.abs(band - np.array(BOX_BGR)).max(axis=2) < 40).any(axis=0)
+    assert near_box.mean() > 0.9  # the obstacle box is drawn along the square's top edge
     assert out[core.TOPIC_PROCESSING_TIME].data > 0
     assert out[core.TOPIC_PIPELINE_LATENCY].data == pytest.approx(25.0)  # clock - stamp
 
