@@ -238,7 +238,11 @@ def test_unknown_topics_and_types_raise_bag_error(tmp_path: Path) -> None:
         with pytest.raises(BagError, match="negative timestamp"):
             writer.write("/f", -1, F.Float64(data=1.0))
         writer.write("/f", 5, F.Float64(data=1.0))
-        assert writer.topics == {"/f": "std_msgs/msg/Float64"}
-    assert [m.msg.data for m in read_messages(tmp_path / "new")] == [1.0]
+        with pytest.raises(BagError, match="Float64 on /f has no header"):
+            writer.write_stamped("/f", F.Float64(data=2.0))
+        writer.add_topic("/h", "vision_msgs/msg/LabelInfo")
+        writer.write_stamped("/h", rm.label_info(F, rm.make_header(F, 3, 4, "c"), ["x"], 0.5))
+        assert writer.topics == {"/f": "std_msgs/msg/Float64", "/h": "vision_msgs/msg/LabelInfo"}
+    assert [m.timestamp_ns for m in read_messages(tmp_path / "new")] == [5, 3_000_000_004]
     with pytest.raises(BagError, match="not open"):
         BagWriter(tmp_path / "closed").add_topic("/f", "std_msgs/msg/Float64")

@@ -120,3 +120,10 @@ class BagWriter:
             self._writer.write(conn, int(timestamp_ns), data)
         except Exception as exc:
             raise BagError(f"bag {self.path}: cannot write {topic}: {exc}") from exc
+
+    def write_stamped(self, topic: str, msg: Any) -> None:
+        """Write a message with a ``header`` at its header stamp (as ``ros2 bag record`` would see it live)."""
+        header = getattr(msg, "header", None)
+        if header is None:
+            raise BagError(f"bag {self.path}: {type(msg).__name__} on {topic} has no header to take a stamp from")
+        self.write(topic, int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec), msg)
