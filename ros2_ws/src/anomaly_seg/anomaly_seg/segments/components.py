@@ -62,9 +62,9 @@ class Segments:
     ``areas`` int64 ``[N]``; ``boxes_xyxy`` int32 ``[N, 4]`` as ``(x0, y0, x1, y1)`` in pixels with ``x1``/``y1``
     **exclusive** (width = x1 - x0); ``centroids`` float64 ``[N, 2]`` as ``(x, y)`` pixel coordinates. Row ``i``
     describes segment id ``i + 1``. ``removed_small``: components below ``min_area_px``; ``dropped_over_cap``:
-    components above the area limit that the ``max_segments`` cap removed. ``pixel_index``/``pixel_ids``: flat
-    indices (raster order) and ids of all segment pixels, a cache for feature computation (``None`` = derive
-    from ``ids``).
+    components above the area limit that the ``max_segments`` cap removed. ``pixel_index``: int64 flat indices of
+    all segment pixels grouped by id (id 1 first; ``areas`` are the group lengths), raster order inside a group; a
+    cache so that features never scan the full frame again.
     """
 
     ids: np.ndarray
@@ -75,7 +75,6 @@ class Segments:
     dropped_over_cap: int = 0
     removed_small: int = 0
     pixel_index: np.ndarray | None = field(default=None, repr=False)
-    pixel_ids: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def dropped(self) -> int:
@@ -90,39 +89,31 @@ class Segments:
     @classmethod
     def empty(cls, height: int, width: int) -> Segments:
         """A frame without segments."""
-        return cls(
-            np.zeros((height, width), np.uint16),
-            0,
-            np.zeros(0, np.int64),
-            np.zeros((0, 4), np.int32),
-            np.zeros((0, 2), np.float64),
-            pixel_index=np.zeros(0, np.int64),
-            pixel_ids=np.zeros(0, np.uint16),
-        )
+        return _pack(np.zeros((height, width), np.uint16), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
     @classmethod
     def from_ids(cls, ids: np.ndarray) -> Segments:
-        """Segments of an existing id image (ids ``1..N`` must all be present; 0 = none)."""
+        """Segments of an existing id image (every id ``1..N`` must be present; 0 = none; segments may touch)."""
         ids = np.asarray(ids)
         if ids.ndim != 2 or ids.dtype != np.uint16:
             raise ValueError(f"segment ids must be a uint16 HxW image, got {ids.dtype} {ids.shape}")
         index = np.flatnonzero(ids)
         labels = ids.ravel()[index]
-        count = int(labels.max()) if labels.size else 0
-        return _pack(ids, index, labels, count, dropped_over_cap=0, removed_small=0)
+        areas = np.bincount(labels)[1:]
+        if (areas == 0).any():
+            raise ValueError(f"segment ids must be consecutive from 1; missing {np.flatnonzero(areas == 0) + 1}")
+        return _pack(ids, index[np.argsort(labels, kind="stable")], areas.astype(np.int64))
 
     def select(self, keep: np.ndarray) -> Segments:
         """The segments where ``keep`` (bool ``[N]``) is true, renumbered ``1..M`` in their previous order."""
         keep = np.asarray(keep, dtype=bool)
         if keep.shape != (self.count,):
             raise ValueError(f"keep must have shape ({self.count},), got {keep.shape}")
-        index, labels = pixel_lists(self)
-        lut = np.zeros(self.count + 1, np.uint16)
-        lut[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.uint16)
-        new_labels = lut[labels]
-        sel = new_labels > 0
+        index = pixel_lists(self)
+        starts = np.concatenate(([0], np.cumsum(self.areas)[:-1])).astype(np.int64)
+        kept = _gather_runs(index, starts[keep], self.areas[keep])
         ids = np.zeros_like(self.ids)
-        ids.ravel()[index[sel]] = new_labels[sel]
+        ids.ravel()[kept] = np.repeat(np.arange(1, int(keep.sum()) + 1, dtype=np.uint16), self.areas[keep])
         return Segments(
             ids,
             int(keep.sum()),
@@ -131,17 +122,24 @@ class Segments:
             self.centroids[keep],
             self.dropped_over_cap,
             self.removed_small,
-            index[sel],
-            new_labels[sel],
+            kept,
         )
 
 
-def pixel_lists(segments: Segments) -> tuple[np.ndarray, np.ndarray]:
-    """Flat indices (raster order) and ids of all segment pixels, from the cache or from ``ids``."""
-    if segments.pixel_index is not None and segments.pixel_ids is not None:
-        return segments.pixel_index, segments.pixel_ids
-    index = np.flatnonzero(segments.ids)
-    return index, segments.ids.ravel()[index]
+def pixel_lists(segments: Segments) -> np.ndarray:
+    """Flat indices of all segment pixels grouped by id (see :attr:`Segments.pixel_index`)."""
+    if segments.pixel_index is not None:
+        return segments.pixel_index
+    return Segments.from_ids(segments.ids).pixel_index  # type: ignore[return-value]
+
+
+def _gather_runs(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenation of ``values[s : s + n]`` for each ``(s, n)``, without a Python loop."""
+    total = int(lengths.sum())
+    if total == 0:
+        return values[:0]
+    offsets = np.cumsum(lengths) - lengths
+    return values[np.repeat(starts - offsets, lengths) + np.arange(total)]
 
 
 def region_mask(semantic: np.ndarray, train_ids: tuple[int, ...], dilation_px: int = 0) -> np.ndarray:
@@ -178,8 +176,9 @@ def _connected_components(mask: np.ndarray) -> tuple[int, np.ndarray]:
 def extract_segments(score: np.ndarray, semantic: np.ndarray | None, params: SegmentParams) -> Segments:
     """Obstacle segments of one frame: threshold, region, 8-connected components, min area, cap, relabel.
 
-    ``score``: float32 ``HxW`` anomaly score (higher = more anomalous); ``semantic``: uint8 ``HxW`` trainIds (only
-    read when ``params.region`` is set).
+    ``score``: float ``HxW`` anomaly score (higher = more anomalous); ``semantic``: uint8 ``HxW`` trainIds (only
+    read when ``params.region`` is set). Only the labelling pass touches every pixel; the rest works on the list
+    of anomalous pixels.
     """
     score = np.asarray(score)
     if score.ndim != 2:
@@ -193,57 +192,40 @@ def extract_segments(score: np.ndarray, semantic: np.ndarray | None, params: Seg
         return Segments.empty(height, width)
     index = np.flatnonzero(mask)
     labels = cc_labels.ravel()[index]
-    areas = np.bincount(labels, minlength=n)
-    first = np.full(n, index.size, np.int64)
-    np.minimum.at(first, labels, np.arange(index.size))
-    candidates = np.flatnonzero(areas[1:] >= params.min_area_px) + 1
+    order = np.argsort(labels, kind="stable")  # radix sort for 16-bit labels
+    index = index[order]
+    areas = np.bincount(labels, minlength=n)[1:].astype(np.int64)
+    starts = np.cumsum(areas) - areas
+    first = index[starts]  # raster position of each component's first pixel
+    candidates = np.flatnonzero(areas >= params.min_area_px)
     removed_small = n - 1 - candidates.size
     dropped = max(0, candidates.size - params.max_segments)
     if dropped:
         by_size = np.lexsort((first[candidates], -areas[candidates]))
         candidates = candidates[by_size[: params.max_segments]]
     kept = candidates[np.argsort(first[candidates], kind="stable")]
-    lut = np.zeros(n, np.uint16)
-    lut[kept] = np.arange(1, kept.size + 1, dtype=np.uint16)
-    new_labels = lut[labels]
-    sel = new_labels > 0
+    index = _gather_runs(index, starts[kept], areas[kept])
     ids = np.zeros((height, width), np.uint16)
-    if not sel.all():
-        index, new_labels = index[sel], new_labels[sel]
-    ids.ravel()[index] = new_labels
-    return _pack(ids, index, new_labels, int(kept.size), dropped_over_cap=dropped, removed_small=removed_small)
+    ids.ravel()[index] = np.repeat(np.arange(1, kept.size + 1, dtype=np.uint16), areas[kept])
+    return _pack(ids, index, areas[kept], dropped_over_cap=dropped, removed_small=removed_small)
 
 
 def _pack(
-    ids: np.ndarray, index: np.ndarray, labels: np.ndarray, count: int, *, dropped_over_cap: int, removed_small: int
+    ids: np.ndarray, index: np.ndarray, areas: np.ndarray, *, dropped_over_cap: int = 0, removed_small: int = 0
 ) -> Segments:
-    """Areas, boxes and centroids of segments ``1..count`` from their pixel lists."""
-    width = ids.shape[1]
-    ys, xs = np.divmod(index, width)
-    slot = labels.astype(np.intp) - 1
-    areas = np.bincount(slot, minlength=count).astype(np.int64)
-    if count and (areas == 0).any():
-        raise ValueError(f"segment ids must be consecutive 1..{count}; missing {np.flatnonzero(areas == 0) + 1}")
-    boxes = np.empty((count, 4), np.int64)
-    boxes[:, :2] = np.iinfo(np.int64).max
-    boxes[:, 2:] = -1
-    np.minimum.at(boxes[:, 0], slot, xs)
-    np.minimum.at(boxes[:, 1], slot, ys)
-    np.maximum.at(boxes[:, 2], slot, xs)
-    np.maximum.at(boxes[:, 3], slot, ys)
-    boxes[:, 2:] += 1
-    centroids = np.empty((count, 2), np.float64)
+    """Boxes and centroids from the grouped pixel list (``areas`` = group lengths)."""
+    count = int(areas.size)
+    boxes = np.zeros((count, 4), np.int32)
+    centroids = np.zeros((count, 2), np.float64)
     if count:
-        centroids[:, 0] = np.bincount(slot, weights=xs, minlength=count) / areas
-        centroids[:, 1] = np.bincount(slot, weights=ys, minlength=count) / areas
-    return Segments(
-        ids,
-        count,
-        areas,
-        boxes.astype(np.int32),
-        centroids,
-        dropped_over_cap,
-        removed_small,
-        index,
-        labels.astype(np.uint16, copy=False),
-    )
+        width = ids.shape[1]
+        ys = index // width
+        xs = index - ys * width
+        starts = np.cumsum(areas) - areas
+        boxes[:, 0] = np.minimum.reduceat(xs, starts)
+        boxes[:, 1] = ys[starts]  # raster order inside a group: first pixel has the smallest y
+        boxes[:, 2] = np.maximum.reduceat(xs, starts) + 1
+        boxes[:, 3] = ys[starts + areas - 1] + 1
+        centroids[:, 0] = np.add.reduceat(xs, starts) / areas
+        centroids[:, 1] = np.add.reduceat(ys, starts) / areas
+    return Segments(ids, count, areas, boxes, centroids, dropped_over_cap, removed_small, index)

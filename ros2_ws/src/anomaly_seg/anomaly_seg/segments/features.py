@@ -1,14 +1,14 @@
 """Per-segment features for the meta classifier (Chan et al., MetaSeg), vectorised over all segments.
 
 The list and the definitions are documented in ``docs/segments.md``; :data:`FEATURE_NAMES` is the column order.
-Work is limited to the segment pixels and to the bounding box of all segments grown by the ring width, so the
-cost follows the anomalous area, not the frame size. ``anomaly_seg.segments.reference`` is a slow per-segment
-implementation of the same definitions that the tests compare against.
+Work is limited to the segment pixels, their neighbours and the ring pixels (gathers on pixel lists, sums with
+``np.add.reduceat`` over pixels grouped by segment), so the cost follows the anomalous area, not the frame size.
+``anomaly_seg.segments.reference`` is a slow per-segment implementation of the same definitions that the tests
+compare against.
 """
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from anomaly_seg.labels import CLASS_NAMES, NUM_CLASSES
@@ -44,6 +44,7 @@ def segment_features(
 
     ``score`` float ``HxW`` anomaly score, ``uncertainty`` float ``[3, H, W]`` (entropy, variation ratio,
     probability margin), ``semantic`` uint8 ``HxW`` trainIds, all at the resolution of ``segments.ids``.
+    Segments may touch each other (their common border is boundary for both).
     """
     height, width = segments.shape
     if np.shape(score) != (height, width) or np.shape(semantic) != (height, width):
@@ -56,120 +57,130 @@ def segment_features(
     out = np.zeros((n, len(FEATURE_NAMES)), np.float64)
     if n == 0:
         return out
-    index, labels = pixel_lists(segments)
-    slot = labels.astype(np.intp) - 1
-    ys, xs = np.divmod(index, width)
+    index = pixel_lists(segments)
+    areas = segments.areas
+    starts = np.cumsum(areas) - areas
+    slot = np.repeat(np.arange(n), areas)
+    ids = segments.ids.ravel()
+    inner = _interior(ids, index, height, width)
 
-    # Region of interest: all segments plus the ring, so no full-frame pass is needed.
-    boxes = segments.boxes_xyxy
-    ya, xa = max(0, int(boxes[:, 1].min()) - ring_px), max(0, int(boxes[:, 0].min()) - ring_px)
-    yb, xb = min(height, int(boxes[:, 3].max()) + ring_px), min(width, int(boxes[:, 2].max()) + ring_px)
-    roi = np.ascontiguousarray(segments.ids[ya:yb, xa:xb])
-    local = (ys - ya) * (xb - xa) + (xs - xa)
-    inner = _interior(roi, local, labels)
-    ring_slot, ring_index = _ring(roi, ring_px)
-    ring_ys, ring_xs = np.divmod(ring_index, xb - xa)
-
-    size = np.bincount(slot, minlength=n).astype(np.float64)
-    size_in = np.bincount(slot[inner], minlength=n).astype(np.float64)
+    # Heat-map values of all segment pixels, grouped by segment: sums are np.add.reduceat over the groups.
+    # Variances of interior and boundary come from the segment's squared deviations by the parallel-axis theorem.
+    values = np.empty((len(HEATMAP_NAMES), index.size), np.float64)
+    for c, heat in enumerate((*np.asarray(uncertainty), np.asarray(score))):
+        values[c] = np.ravel(heat)[index]
+    w_in = inner.astype(np.float64)
+    size = areas.astype(np.float64)
+    size_in = np.add.reduceat(w_in, starts)
     size_bd = size - size_in  # >= 1: every finite segment has a pixel with a neighbour outside it
-    col = 0
-    slot_in, slot_bd = slot[inner], slot[~inner]
-    maps = (*np.asarray(uncertainty), np.asarray(score))
-    for heat in maps:
-        v = np.ravel(heat)[index].astype(np.float64)
-        mean, var = _mean_var(slot, v, size)
-        mean_in, var_in = _mean_var(slot_in, v[inner], size_in)
-        mean_bd, var_bd = _mean_var(slot_bd, v[~inner], size_bd)
-        rel, rel_in = size / size_bd, size_in / size_bd
-        for values in (
-            mean,
-            var,
-            mean_in,
-            var_in,
-            mean_bd,
-            var_bd,
-            mean * rel,
-            mean_in * rel_in,
-            var * rel,
-            var_in * rel_in,
-        ):
-            out[:, col] = values
-            col += 1
-    for values in (size, size_in, size_bd, size / size_bd, size_in / size_bd):
-        out[:, col] = values
+    safe_in = np.maximum(size_in, 1.0)
+    total = np.add.reduceat(values, starts, axis=1)
+    mean = total / size
+    dev = values - np.repeat(mean, areas, axis=1)
+    np.multiply(dev, dev, out=dev)
+    sq = np.add.reduceat(dev, starts, axis=1)
+    dev *= w_in
+    sq_in = np.add.reduceat(dev, starts, axis=1)
+    values *= w_in
+    total_in = np.add.reduceat(values, starts, axis=1)
+    mean_in = total_in / safe_in
+    mean_bd = (total - total_in) / size_bd
+    var = sq / size
+    var_in = np.maximum(sq_in - size_in * (mean_in - mean) ** 2, 0.0) / safe_in
+    var_bd = np.maximum(sq - sq_in - size_bd * (mean_bd - mean) ** 2, 0.0) / size_bd
+    rel, rel_in = size / size_bd, size_in / size_bd
+    stats = (mean, var, mean_in, var_in, mean_bd, var_bd, mean * rel, mean_in * rel_in, var * rel, var_in * rel_in)
+    n_stats = len(HEATMAP_STATS)
+    for k, stat in enumerate(stats):
+        out[:, k : len(HEATMAP_NAMES) * n_stats : n_stats] = stat.T
+    col = len(HEATMAP_NAMES) * n_stats
+    for values_1d in (size, size_in, size_bd, rel, rel_in):
+        out[:, col] = values_1d
         col += 1
     out[:, col] = segments.centroids[:, 0] / width
     out[:, col + 1] = segments.centroids[:, 1] / height
-    out[:, col + 2 : col + 6] = boxes / np.array([width, height, width, height], np.float64)
+    out[:, col + 2 : col + 6] = segments.boxes_xyxy / np.array([width, height, width, height], np.float64)
     col += 6
-    classes = np.minimum(np.ravel(semantic)[index], NUM_CLASSES).astype(np.intp)
-    out[:, col : col + NUM_CLASSES] = _class_shares(slot, classes, n)
+    sem = np.ravel(semantic)
+    out[:, col : col + NUM_CLASSES] = _class_shares(slot, sem[index], n)
     col += NUM_CLASSES
-    ring_classes = np.minimum(np.ravel(semantic)[(ring_ys + ya) * width + ring_xs + xa], NUM_CLASSES).astype(np.intp)
-    out[:, col : col + NUM_CLASSES] = _class_shares(ring_slot, ring_classes, n)
+    ring_slot, ring_index = _ring(ids, index[~inner], slot[~inner], height, width, ring_px)
+    out[:, col : col + NUM_CLASSES] = _class_shares(ring_slot, sem[ring_index], n)
     return out
-
-
-def _mean_var(slot: np.ndarray, values: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-segment mean and (population) variance, two-pass; 0 for empty parts (e.g. no interior)."""
-    n = count.size
-    safe = np.maximum(count, 1)
-    mean = np.bincount(slot, weights=values, minlength=n) / safe
-    dev = values - mean[slot]
-    var = np.bincount(slot, weights=dev * dev, minlength=n) / safe
-    return mean, var
 
 
 def _class_shares(slot: np.ndarray, classes: np.ndarray, n: int) -> np.ndarray:
     """Share of each trainId among the given pixels of every segment (void counts in the total only)."""
-    counts = np.bincount(slot * _BINS + classes, minlength=n * _BINS).reshape(n, _BINS).astype(np.float64)
+    key = slot * _BINS + np.minimum(classes, NUM_CLASSES)
+    counts = np.bincount(key, minlength=n * _BINS).reshape(n, _BINS).astype(np.float64)
     total = counts.sum(axis=1, keepdims=True)
     shares: np.ndarray = counts[:, :NUM_CLASSES] / np.maximum(total, 1.0)
     return shares
 
 
-def _interior(roi: np.ndarray, local: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """True for segment pixels whose 8 neighbours all carry the same id (3x3 min = max = own id).
+def _offsets(radius: int) -> list[tuple[int, int]]:
+    return [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1) if dy or dx]
 
-    Pixels outside the image count as "no segment", so pixels on the image border are boundary pixels.
+
+def _interior(ids: np.ndarray, index: np.ndarray, height: int, width: int) -> np.ndarray:
+    """True for segment pixels whose 8 neighbours all carry the same id (pixels outside the image count as none).
+
+    Gathers the 8 neighbours of the segment pixels only, so the cost follows the segment area, not the frame.
     """
-    kernel = np.ones((3, 3), np.uint8)
-    lo: np.ndarray = cv2.erode(roi, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0).ravel()[local]
-    hi: np.ndarray = cv2.dilate(roi, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0).ravel()[local]
-    inner: np.ndarray = (lo == labels) & (hi == labels)
+    ys = index // width
+    xs = index - ys * width
+    inside = (ys > 0) & (ys < height - 1) & (xs > 0) & (xs < width - 1)  # image-border pixels are boundary
+    top_left = index[inside] - (width + 1)
+    own = ids[top_left + (width + 1)]
+    ok = np.ones(top_left.size, bool)
+    for dy, dx in _offsets(1):
+        ok &= np.take(ids[(dy + 1) * width + dx + 1 :], top_left) == own  # shifted view: no index arithmetic
+    inner = np.zeros(index.size, bool)
+    inner[inside] = ok
     return inner
 
 
-def _ring(roi: np.ndarray, ring_px: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(segment slot, flat ROI index)`` of every ring pixel: within ``ring_px`` (Chebyshev) of a segment, not in it.
+def _ring(
+    ids: np.ndarray, boundary: np.ndarray, slot: np.ndarray, height: int, width: int, radius: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(segment slot, flat index)`` of every ring pixel: within ``radius`` (Chebyshev) of a segment, not in it.
 
-    Rings of different segments may overlap. Where only one id lies in the window (the usual case) the 3x3 max of
-    the ids names it; the few pixels seeing two or more ids are resolved by visiting their window offsets.
+    The nearest segment pixel to a ring pixel is always a boundary pixel, so candidates come from the boundary
+    pixels' windows. Rings of different segments may overlap; duplicates of a ``(segment, pixel)`` pair are
+    removed with a scratch image instead of a sort.
     """
-    size = 2 * ring_px + 1
-    kernel = np.ones((size, size), np.uint8)
-    hi = cv2.dilate(roi, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    # Smallest non-zero id in the window: shift 0 to 65535 by wrapping, take the minimum, shift back.
-    lo = cv2.erode(roi - np.uint16(1), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=65535) + np.uint16(1)
-    single = np.flatnonzero((lo == hi) & (hi > 0) & (roi == 0))
-    slots = [hi.ravel()[single].astype(np.intp) - 1]
-    indices = [single]
-    conflict = np.flatnonzero(lo != hi)
-    if conflict.size:
-        h, w = roi.shape
-        cy, cx = np.divmod(conflict, w)
-        own = roi.ravel()[conflict]
-        pairs = []
-        for dy in range(-ring_px, ring_px + 1):
-            for dx in range(-ring_px, ring_px + 1):
-                ny, nx = cy + dy, cx + dx
-                ok = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
-                nb = np.zeros_like(own)
-                nb[ok] = roi[ny[ok], nx[ok]]
-                hit = (nb > 0) & (nb != own)
-                pairs.append(conflict[hit].astype(np.int64) * 65536 + nb[hit])
-        key = np.unique(np.concatenate(pairs))
-        indices.append(key // 65536)
-        slots.append((key % 65536).astype(np.intp) - 1)
-    return np.concatenate(slots), np.concatenate(indices)
+    ys = boundary // width
+    xs = boundary - ys * width
+    own = ids[boundary]
+    far = (ys >= radius) & (ys < height - radius) & (xs >= radius) & (xs < width - radius)
+    corner = boundary[far] - (radius * width + radius)
+    corner_own, corner_slot = own[far], slot[far]
+    near, near_ys, near_xs, near_own, near_slot = boundary[~far], ys[~far], xs[~far], own[~far], slot[~far]
+    qs, ss = [], []
+    for dy, dx in _offsets(radius):
+        shift = (dy + radius) * width + dx + radius
+        hit = np.take(ids[shift:], corner) != corner_own  # window pixels of far-from-border pixels: no bounds check
+        qs.append(corner[hit] + shift)
+        ss.append(corner_slot[hit])
+        if near.size:
+            y2, x2 = near_ys + dy, near_xs + dx
+            ok = (y2 >= 0) & (y2 < height) & (x2 >= 0) & (x2 < width)
+            q = near[ok] + (dy * width + dx)
+            hit = ids[q] != near_own[ok]
+            qs.append(q[hit])
+            ss.append(near_slot[ok][hit])
+    q, s = np.concatenate(qs), np.concatenate(ss)
+    scratch = np.empty(height * width, np.int32)
+    out_q, out_s = [], []
+    while q.size:  # one round per segment sharing a ring pixel (nearly always a single round)
+        arange = np.arange(q.size, dtype=np.int32)
+        scratch[q] = arange
+        winner = scratch[q]
+        is_winner = winner == arange
+        out_q.append(q[is_winner])
+        out_s.append(s[is_winner])
+        other = s[winner] != s
+        q, s = q[other], s[other]
+    if not out_q:
+        return np.zeros(0, np.intp), np.zeros(0, np.int64)
+    return np.concatenate(out_s), np.concatenate(out_q)

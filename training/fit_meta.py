@@ -1,0 +1,201 @@
+"""Fit the logistic meta classifier (Chan et al.) on a dataset's obstacle segments.
+
+Input format ("prediction files"): one ``.npz`` per frame (or a folder of them) with the arrays
+``semantic`` uint8 ``HxW`` (trainIds), ``anomaly_score`` float ``HxW``, ``uncertainty`` float ``[3, H, W]`` and
+``anomaly_gt`` uint8 ``HxW`` (0 inlier, 1 anomaly, 255 void), all at one resolution, the one the node runs
+segments at. The evaluator and the bag replay write them; :func:`save_prediction` is the writer.
+
+Labels: a segment is a true positive if it overlaps the ground-truth anomaly (IoU > 0), a false positive
+otherwise; segments lying entirely in void are left out. Cross-validation groups segments by frame, so segments
+of one frame never sit in both the training and the test fold.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from anomaly_seg.errors import DatasetError
+from anomaly_seg.metrics.segments import match_segments
+from anomaly_seg.segments import FEATURE_NAMES, MetaClassifier, SegmentParams, extract_segments, segment_features
+
+PREDICTION_KEYS = ("semantic", "anomaly_score", "uncertainty", "anomaly_gt")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One frame's engine outputs (at one resolution) and its anomaly ground truth."""
+
+    semantic: np.ndarray
+    anomaly_score: np.ndarray
+    uncertainty: np.ndarray
+    anomaly_gt: np.ndarray
+
+
+@dataclass(frozen=True)
+class SegmentSamples:
+    """Features ``[M, F]``, labels ``[M]`` (1 = true positive) and frame index ``[M]`` of all counted segments."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    groups: np.ndarray
+    frames: int
+    ignored: int
+
+
+def save_prediction(path: str | Path, prediction: Prediction) -> Path:
+    """Write one prediction file (compressed ``.npz``, no pickled objects)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **asdict(prediction))
+    return path
+
+
+def prediction_files(paths: Sequence[str | Path]) -> list[Path]:
+    """``.npz`` files given directly or found (sorted, non-recursive) in the given folders."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(p.glob("*.npz"))
+            if not found:
+                raise DatasetError(f"{p}: folder holds no .npz prediction files")
+            files += found
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise DatasetError(f"{p}: no such prediction file or folder")
+    return files
+
+
+def load_prediction(path: Path) -> Prediction:
+    """Read and check one prediction file; problems raise :class:`DatasetError` naming the file and the key."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in PREDICTION_KEYS if k not in data.files]
+            if missing:
+                raise DatasetError(f"{path}: missing array(s) {', '.join(missing)} (expected {list(PREDICTION_KEYS)})")
+            arrays = {k: data[k] for k in PREDICTION_KEYS}
+    except DatasetError:
+        raise
+    except (OSError, ValueError, EOFError) as exc:
+        raise DatasetError(f"{path}: not a readable .npz prediction file ({exc})") from exc
+    shape = arrays["anomaly_gt"].shape
+    if len(shape) != 2:
+        raise DatasetError(f"{path}: anomaly_gt must be HxW, got shape {shape}")
+    expected = {"semantic": shape, "anomaly_score": shape, "uncertainty": (3, *shape)}
+    for key, want in expected.items():
+        if arrays[key].shape != want:
+            raise DatasetError(f"{path}: {key} must have shape {want}, got {arrays[key].shape}")
+    for key in ("semantic", "anomaly_gt"):
+        if arrays[key].dtype != np.uint8:
+            raise DatasetError(f"{path}: {key} must be uint8, got {arrays[key].dtype}")
+    for key in ("anomaly_score", "uncertainty"):
+        if arrays[key].dtype.kind != "f" or not np.isfinite(arrays[key]).all():
+            raise DatasetError(f"{path}: {key} must be finite floats")
+    return Prediction(arrays["semantic"], arrays["anomaly_score"], arrays["uncertainty"], arrays["anomaly_gt"])
+
+
+def frame_samples(prediction: Prediction, params: SegmentParams) -> tuple[np.ndarray, np.ndarray, int]:
+    """Features and TP labels of one frame's counted segments, and the number of ignored (all-void) segments."""
+    segments = extract_segments(prediction.anomaly_score, prediction.semantic, params)
+    features = segment_features(segments, prediction.anomaly_score, prediction.uncertainty, prediction.semantic)
+    match = match_segments(segments, prediction.anomaly_gt)
+    counted = ~match.ignored
+    return features[counted], match.true_positive[counted].astype(np.int64), int(match.ignored.sum())
+
+
+def collect_samples(predictions: Iterator[Prediction] | Sequence[Prediction], params: SegmentParams) -> SegmentSamples:
+    """Segment features and labels over a dataset's frames."""
+    feats, labels, groups = [], [], []
+    frames = ignored = 0
+    for frame, prediction in enumerate(predictions):
+        x, y, n_ignored = frame_samples(prediction, params)
+        feats.append(x)
+        labels.append(y)
+        groups.append(np.full(y.size, frame, np.int64))
+        frames += 1
+        ignored += n_ignored
+    if not feats:
+        return SegmentSamples(np.zeros((0, len(FEATURE_NAMES))), np.zeros(0, np.int64), np.zeros(0, np.int64), 0, 0)
+    return SegmentSamples(np.concatenate(feats), np.concatenate(labels), np.concatenate(groups), frames, ignored)
+
+
+def _pipeline(c: float, seed: int) -> Any:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000, random_state=seed))
+
+
+def cross_validate(
+    samples: SegmentSamples, *, folds: int = 5, c: float = 1.0, seed: int = 0, decision_threshold: float = 0.5
+) -> dict[str, float]:
+    """Frame-grouped k-fold scores: AUROC, AUPRC (average precision), accuracy at ``decision_threshold``."""
+    from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_score
+    from sklearn.model_selection import GroupKFold
+
+    n_groups = np.unique(samples.groups).size
+    k = min(folds, n_groups)
+    if k < 2:
+        return {}
+    proba = np.zeros(samples.labels.size)
+    for train, test in GroupKFold(n_splits=k).split(samples.features, samples.labels, samples.groups):
+        if np.unique(samples.labels[train]).size < 2:
+            proba[test] = samples.labels[train].mean()
+            continue
+        model = _pipeline(c, seed).fit(samples.features[train], samples.labels[train])
+        proba[test] = model.predict_proba(samples.features[test])[:, 1]
+    return {
+        "folds": float(k),
+        "auroc": float(roc_auc_score(samples.labels, proba)),
+        "auprc": float(average_precision_score(samples.labels, proba)),
+        "accuracy": float(accuracy_score(samples.labels, proba >= decision_threshold)),
+    }
+
+
+def fit_meta_classifier(
+    samples: SegmentSamples,
+    *,
+    c: float = 1.0,
+    seed: int = 0,
+    decision_threshold: float = 0.5,
+    folds: int = 5,
+    params: SegmentParams | None = None,
+) -> MetaClassifier:
+    """Fit StandardScaler + LogisticRegression on all segments and export it as a :class:`MetaClassifier`.
+
+    The training statistics (counts, cross-validation scores, segment parameters) go into the JSON.
+    """
+    n_pos = int(samples.labels.sum())
+    n_neg = int(samples.labels.size - n_pos)
+    if n_pos == 0 or n_neg == 0:
+        raise DatasetError(
+            f"need both true- and false-positive segments to fit the meta classifier; got {n_pos} TP "
+            f"and {n_neg} FP segments in {samples.frames} frames (try another --threshold)"
+        )
+    start = time.perf_counter()
+    cv = cross_validate(samples, folds=folds, c=c, seed=seed, decision_threshold=decision_threshold)
+    model = _pipeline(c, seed).fit(samples.features, samples.labels)
+    scaler, logreg = model[0], model[-1]
+    training: dict[str, Any] = {
+        "frames": samples.frames,
+        "segments": int(samples.labels.size),
+        "true_positives": n_pos,
+        "false_positives": n_neg,
+        "ignored_void_segments": samples.ignored,
+        "C": c,
+        "cross_validation": cv,
+        "train_accuracy": float(model.score(samples.features, samples.labels)),
+        "fit_seconds": round(time.perf_counter() - start, 3),
+    }
+    if params is not None:
+        training["segment_params"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(params).items()}
+    return MetaClassifier(
+        scaler.mean_, scaler.scale_, logreg.coef_[0], float(logreg.intercept_[0]), decision_threshold, training=training
+    )
