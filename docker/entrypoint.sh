@@ -16,18 +16,20 @@
 # the engine records the pass, and the node is never started on an engine that failed it.
 #
 # Environment [default]:
-#   MODEL [/models/model.onnx]   ONNX model (engine cached beside it) or a prebuilt .engine
+#   MODEL [/models/model.onnx]   ONNX model (engine cached beside it as model.<precision>.engine) or a
+#                                prebuilt .engine
 #   BACKEND [tensorrt]           tensorrt | onnxruntime | torch | auto
 #   PRECISION [fp16]             fp16 | fp32, TensorRT build precision
 #   CAMERAS [/camera/image_raw]  comma-separated image topics, or a launch list such as "['/a', '/b']"
 #   USE_RVIZ [false]             true starts RViz from the launch file (needs a display)
-#   FORCE_ENGINE_UPDATE [0]      1 deletes the cached engine so that it is rebuilt
+#   FORCE_ENGINE_UPDATE [0]      1 rebuilds the engine even when the cached one matches
 #   SKIP_SELFTEST [0]            1 skips the self-test (development only, never on a vehicle)
 #   EXTRA_LAUNCH_ARGS []         more name:=value launch arguments, separated by spaces
 #   BAG, OUT_DIR [/outputs]      replay-eval: input bag, output folder
 #   RVIZ_CONFIG []               RViz config file (default: the first .rviz installed with the package)
 #   ENGINE_LOCK_TIMEOUT_S [3600] how long to wait for another container building the same engine
 set -euo pipefail
+shopt -s inherit_errexit
 
 : "${MODEL:=/models/model.onnx}"
 : "${BACKEND:=tensorrt}"
@@ -103,7 +105,7 @@ selftest_once() {
         return 0
     fi
     log "self-test of $target against the golden outputs stored at export"
-    if ! anomaly-seg selftest --model "$target"; then
+    if ! anomaly-seg selftest --model "$target" --backend "$BACKEND" --precision "$PRECISION"; then
         rm -f -- "$stamp"
         die "self-test FAILED for $target: its outputs differ from the exported reference, so the node is" \
             "not started. See docs/deployment.md (Troubleshooting: TensorRT accuracy); PRECISION=fp32 or" \
@@ -125,7 +127,7 @@ prepare_model() {
     model_dir=$(dirname -- "$MODEL")
 
     if [[ $MODEL == *.onnx ]] && wants_engine; then
-        local engine="${MODEL%.onnx}.engine"
+        local engine="${MODEL%.onnx}.$PRECISION.engine" # engines.engine_cache.engine_paths
         local sidecar="$engine.json"
         [[ -w $model_dir ]] || die "model folder '$model_dir' is not writable by uid $(id -u), and the engine is" \
             "built into it: on the host run 'sudo chown -R $(id -u):$(id -g) <model folder>' or start the" \
@@ -134,14 +136,15 @@ prepare_model() {
         exec 9>"$model_dir/.anomaly_seg.lock"
         flock -w "$ENGINE_LOCK_TIMEOUT_S" 9 || die "another container has held $model_dir/.anomaly_seg.lock for" \
             "${ENGINE_LOCK_TIMEOUT_S}s"
-        if [[ $FORCE_ENGINE_UPDATE == 1 ]]; then
-            log "FORCE_ENGINE_UPDATE=1: removing $engine"
-            rm -f -- "$engine" "$sidecar"
-        fi
-        local before=""
+        local before="" force=()
         [[ -f $engine ]] && before=$(file_digest "$engine")
+        if [[ $FORCE_ENGINE_UPDATE == 1 ]]; then
+            log "FORCE_ENGINE_UPDATE=1: rebuilding $engine"
+            force=(--force)
+        fi
         log "engine $engine: reused when its sidecar matches this GPU and TensorRT, else built (minutes on Orin)"
-        anomaly-seg build-engine "$MODEL" --precision "$PRECISION" || die "engine build failed for $MODEL (see above)"
+        anomaly-seg build-engine "$MODEL" --precision "$PRECISION" "${force[@]}" ||
+            die "engine build failed for $MODEL (see above)"
         [[ -f $engine && -f $sidecar ]] || die "build-engine did not write $engine and $sidecar"
         if [[ $before == "$(file_digest "$engine")" ]]; then
             log "engine up to date: $engine"
@@ -164,7 +167,8 @@ camera_list() {
     local topics
     IFS=, read -r -a topics <<<"$spec"
     for topic in "${topics[@]}"; do
-        topic="${topic//[[:space:]]/}"
+        topic="${topic#"${topic%%[![:space:]]*}"}" # trim leading
+        topic="${topic%"${topic##*[![:space:]]}"}" # and trailing blanks
         [[ -z $topic ]] && continue
         [[ $topic =~ ^[~/]?[A-Za-z_][A-Za-z0-9_/]*$ ]] || die "CAMERAS: '$topic' is not a valid ROS topic name"
         out+=("'$topic'")
