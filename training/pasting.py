@@ -1,0 +1,198 @@
+"""Outlier pasting (AnomalyMix style) with randomly scaled negatives (Bevandić et al.).
+
+The instance pixels of a filtered COCO image (or a synthetic obstacle) are rescaled so that they cover a
+log-uniform random share of the image area, pasted at a random place, marked 1 in the outlier target and
+void (255) in the inlier target, so the inlier loss never sees them. The result says exactly where it pasted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from anomaly_seg.errors import ConfigError
+from anomaly_seg.labels import VOID
+from training.augment import worker_rng
+from training.datasets.base import Sample
+from training.datasets.coco import CocoOutliers
+
+
+@dataclass(frozen=True)
+class PasteParams:
+    """``probability`` of pasting per image; ``area_range`` = (min, max) share of the image area the outlier covers."""
+
+    probability: float = 0.2
+    area_range: tuple[float, float] = (0.001, 0.1)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.probability <= 1.0:
+            raise ConfigError(f"paste.probability must be within [0, 1], got {self.probability}")
+        lo, hi = self.area_range
+        if not 0.0 < lo <= hi <= 1.0:
+            raise ConfigError(f"paste.area_range must satisfy 0 < lo <= hi <= 1, got {self.area_range}")
+
+
+@dataclass
+class PasteResult:
+    """The sample after pasting; ``mask`` (bool HxW) is True exactly on the pasted pixels (all False: no paste)."""
+
+    sample: Sample
+    mask: np.ndarray
+    box_xyxy: tuple[int, int, int, int] | None
+
+    @property
+    def pasted(self) -> bool:
+        return self.box_xyxy is not None
+
+
+class OutlierSource(Protocol):
+    """Something that draws outlier patches: ``(rgb HxWx3 uint8, mask HxW bool)``, mask non-empty."""
+
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def crop_to_mask(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Crop a patch to the bounding box of its mask."""
+    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
+    return rgb[y : y + h, x : x + w], mask[y : y + h, x : x + w].astype(bool)
+
+
+class CocoOutlierSource:
+    """Random filtered COCO image, cropped to the union of its instances."""
+
+    def __init__(self, dataset: CocoOutliers) -> None:
+        self.dataset = dataset
+
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        sample = self.dataset[int(rng.integers(len(self.dataset)))]
+        return crop_to_mask(sample.image, sample.mask)
+
+
+class SyntheticOutlierSource:
+    """Synthetic obstacle patches from :func:`anomaly_seg.synthetic.obstacle_patch` (for runs without COCO)."""
+
+    def __init__(self, kinds: Sequence[str] | None = None, size_range: tuple[int, int] = (48, 160)) -> None:
+        from anomaly_seg.synthetic.obstacles import TRAIN_OBSTACLE_KINDS
+
+        self.kinds = tuple(kinds) if kinds else TRAIN_OBSTACLE_KINDS
+        self.size_range = size_range
+
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        from anomaly_seg.synthetic.obstacles import obstacle_patch
+
+        kind = self.kinds[int(rng.integers(len(self.kinds)))]
+        h, w = (int(v) for v in rng.integers(self.size_range[0], self.size_range[1] + 1, size=2))
+        return crop_to_mask(*obstacle_patch(kind, h, w, rng))
+
+
+def _resized_patch(
+    rgb: np.ndarray, mask: np.ndarray, target_area: float, area_bounds: tuple[float, float], max_hw: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Patch rescaled so its mask covers about ``target_area`` pixels, within ``area_bounds``, inside ``max_hw``."""
+    ph, pw = mask.shape
+    scale = math.sqrt(target_area / max(1, int(mask.sum())))
+    out_rgb, out_mask = rgb, mask
+    for _ in range(4):  # mask area is not exactly quadratic in the scale after rounding; refine a few times
+        scale = min(scale, max_hw[0] / ph, max_hw[1] / pw)
+        size = (max(1, min(max_hw[1], round(pw * scale))), max(1, min(max_hw[0], round(ph * scale))))
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        out_mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST_EXACT).astype(bool)
+        out_rgb = cv2.resize(rgb, size, interpolation=interp)
+        area = int(out_mask.sum())
+        if area_bounds[0] <= area <= area_bounds[1] and abs(area - target_area) <= 0.05 * target_area:
+            break
+        scale *= math.sqrt(target_area / max(area, 1))
+    return out_rgb, out_mask
+
+
+def paste_outlier(
+    sample: Sample,
+    patch_rgb: np.ndarray,
+    patch_mask: np.ndarray,
+    rng: np.random.Generator,
+    area_range: tuple[float, float] = (0.001, 0.1),
+) -> PasteResult:
+    """Paste the masked pixels of a patch, rescaled to a log-uniform share of the image area within ``area_range``.
+
+    The outlier target (``sample.anomaly``, derived from ``train_ids`` as 0 inlier / 255 void when absent) becomes
+    1 on the pasted pixels and ``train_ids`` becomes void there. Nothing is pasted (``box_xyxy`` None) when the
+    rescaled patch cannot meet the area bounds.
+    """
+    h, w = sample.image.shape[:2]
+    lo, hi = area_range
+    share = math.exp(rng.uniform(math.log(lo), math.log(hi)))
+    bounds = (lo * h * w, hi * h * w)
+    rgb, mask = _resized_patch(patch_rgb, patch_mask.astype(bool), share * h * w, bounds, (h, w))
+    none = np.zeros((h, w), dtype=bool)
+    area = int(mask.sum())
+    if not bounds[0] <= area <= bounds[1]:
+        return PasteResult(sample, none, None)
+    ph, pw = mask.shape
+    y0 = int(rng.integers(0, h - ph + 1))
+    x0 = int(rng.integers(0, w - pw + 1))
+    full = none.copy()
+    full[y0 : y0 + ph, x0 : x0 + pw] = mask
+
+    image = sample.image.copy()
+    image[y0 : y0 + ph, x0 : x0 + pw][mask] = rgb[mask]
+    if sample.anomaly is not None:
+        anomaly = sample.anomaly.copy()
+    elif sample.train_ids is not None:
+        anomaly = np.where(sample.train_ids == VOID, np.uint8(VOID), np.uint8(0))
+    else:
+        anomaly = np.zeros((h, w), dtype=np.uint8)
+    anomaly[full] = 1
+    train_ids = None
+    if sample.train_ids is not None:
+        train_ids = sample.train_ids.copy()
+        train_ids[full] = VOID
+    pasted = replace(sample, image=image, train_ids=train_ids, anomaly=anomaly)
+    return PasteResult(pasted, full, (x0, y0, x0 + pw, y0 + ph))
+
+
+class OutlierPaster:
+    """Dataset transform: with probability ``params.probability`` paste one outlier from ``source``.
+
+    Samples without a paste still get an ``anomaly`` target (0 inlier, 255 void) so batches stack.
+    """
+
+    def __init__(self, source: OutlierSource, params: PasteParams | None = None, seed: int = 0) -> None:
+        self.source = source
+        self.params = params or PasteParams()
+        self.seed = seed
+        self._rng: np.random.Generator | None = None
+        self._worker_key: object = None
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """This process's generator, (re)created when the transform lands in a new DataLoader worker."""
+        from torch.utils.data import get_worker_info
+
+        info = get_worker_info()
+        key = None if info is None else (info.id, info.seed)
+        if self._rng is None or key != self._worker_key:
+            self._rng, self._worker_key = worker_rng(self.seed + 1), key
+        return self._rng
+
+    def paste(self, sample: Sample, rng: np.random.Generator) -> PasteResult:
+        """Maybe paste (probability ``params.probability``), reporting where."""
+        if rng.random() < self.params.probability:
+            rgb, mask = self.source.draw(rng)
+            return paste_outlier(sample, rgb, mask, rng, self.params.area_range)
+        h, w = sample.image.shape[:2]
+        if sample.anomaly is None:
+            anomaly = (
+                np.zeros((h, w), np.uint8)
+                if sample.train_ids is None
+                else np.where(sample.train_ids == VOID, np.uint8(VOID), np.uint8(0))
+            )
+            sample = replace(sample, anomaly=anomaly)
+        return PasteResult(sample, np.zeros((h, w), dtype=bool), None)
+
+    def __call__(self, sample: Sample) -> Sample:
+        return self.paste(sample, self.rng).sample
