@@ -8,6 +8,7 @@ network image, sky (10) above. Uncertainty channels are fixed functions of the s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -71,3 +72,76 @@ def grey_frame(height: int, width: int, squares: Sequence[tuple[int, int, int, i
     for x0, y0, x1, y1 in squares:
         frame[y0:y1, x0:x1] = RED
     return frame
+
+
+def write_contract_onnx(path: Path, size: tuple[int, int] = (64, 128)) -> Path:
+    """A tiny ONNX model with the engine I/O contract computing exactly what :class:`FakeEngine` computes.
+
+    Lets tests run the real ONNX Runtime backend (and the ROS launch test run the real node) without a network.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    h, w = size
+
+    def const(name: str, values: list[int] | list[float], dtype: int) -> onnx.NodeProto:
+        return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, dtype, [len(values)], values))
+
+    nodes = [
+        const("c0", [0], TensorProto.INT64),
+        const("c0f", [0.0], TensorProto.FLOAT),
+        const("c1", [1], TensorProto.INT64),
+        const("c2", [2], TensorProto.INT64),
+        const("axis3", [3], TensorProto.INT64),
+        const("axis1", [1], TensorProto.INT64),
+        const("scale", [1.0 / 25.5], TensorProto.FLOAT),
+        const("offset", [5.0], TensorProto.FLOAT),
+        const("half", [0.5], TensorProto.FLOAT),
+        const("quarter", [0.25], TensorProto.FLOAT),
+        const("sky", [10.0], TensorProto.FLOAT),
+        helper.make_node("Cast", ["image"], ["x"], to=TensorProto.FLOAT),
+        helper.make_node("Slice", ["x", "c0", "c1", "axis3"], ["r"]),
+        helper.make_node("Slice", ["x", "c1", "c2", "axis3"], ["g"]),
+        helper.make_node("Sub", ["r", "g"], ["rg"]),
+        helper.make_node("Mul", ["rg", "scale"], ["rg_s"]),
+        helper.make_node("Sub", ["rg_s", "offset"], ["score4"]),
+        helper.make_node("Squeeze", ["score4", "axis3"], ["anomaly_score"]),
+        helper.make_node("Sigmoid", ["anomaly_score"], ["p"]),
+        helper.make_node("Mul", ["p", "half"], ["p2"]),
+        helper.make_node("Mul", ["p", "quarter"], ["p4"]),
+        helper.make_node("Unsqueeze", ["p", "axis1"], ["u0"]),
+        helper.make_node("Unsqueeze", ["p2", "axis1"], ["u1"]),
+        helper.make_node("Unsqueeze", ["p4", "axis1"], ["u2"]),
+        helper.make_node("Concat", ["u0", "u1", "u2"], ["uncertainty"], axis=1),
+        # semantic: sky (10) in the upper half, road (0) below, as FakeEngine
+        helper.make_node(
+            "Constant",
+            [],
+            ["rows"],
+            value=helper.make_tensor(
+                "rows", TensorProto.FLOAT, [1, h, 1], [10.0 if y < h // 2 else 0.0 for y in range(h)]
+            ),
+        ),
+        helper.make_node("Mul", ["anomaly_score", "c0f"], ["zeros"]),
+        helper.make_node("Add", ["zeros", "rows"], ["sem_f"]),
+        helper.make_node("Cast", ["sem_f"], ["semantic"], to=TensorProto.UINT8),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "contract_test_model",
+        [helper.make_tensor_value_info("image", TensorProto.UINT8, [1, h, w, 3])],
+        [
+            helper.make_tensor_value_info("semantic", TensorProto.UINT8, [1, h, w]),
+            helper.make_tensor_value_info("anomaly_score", TensorProto.FLOAT, [1, h, w]),
+            helper.make_tensor_value_info("uncertainty", TensorProto.FLOAT, [1, 3, h, w]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(
+        model,
+        {"anomaly_seg.format_version": "1", "anomaly_seg.network_size": f"{h}x{w}", "anomaly_seg.batch_size": "1"},
+    )
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+    return path

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import threading
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -19,7 +20,7 @@ from anomaly_seg.ros import core
 from anomaly_seg.ros import messages as rm
 from anomaly_seg.ros.overlay import BOX_BGR
 from anomaly_seg.ros.params import NodeParams
-from tests.pipeline.fake_engine import FakeEngine, grey_frame
+from tests.pipeline.fake_engine import FakeEngine, grey_frame, write_contract_onnx
 
 STORE = get_typestore()
 F = rm.rosbags_factory(STORE)
@@ -145,6 +146,21 @@ def test_network_resolution_outputs_and_overlay_are_network_sized() -> None:
         assert (out[topic].height, out[topic].width) == NET, topic
     _, boxes, _ = rm.detections_to_arrays(out[core.TOPIC_OBSTACLES])
     np.testing.assert_allclose(boxes[0], np.array(SQUARE) / 4, atol=1)
+
+
+def test_real_onnxruntime_engine_gives_the_fake_engines_outputs(tmp_path: Path) -> None:
+    from anomaly_seg.engines import load_engine
+
+    engine = load_engine(write_contract_onnx(tmp_path / "contract.onnx", NET), backend="onnxruntime")
+    msg = rgb_msg(grey_frame(256, 512, [SQUARE]))
+    real = by_topic(core.NodeCore(params(), engine, F, clock=lambda: STAMP_NS).process(msg))
+    fake = by_topic(make_core().process(msg))
+    assert list(real) == list(fake)
+    for topic in (core.TOPIC_SEMANTIC, core.TOPIC_ANOMALY_MASK, core.TOPIC_OBSTACLE_IDS):
+        np.testing.assert_array_equal(rm.image_to_array(real[topic]), rm.image_to_array(fake[topic]), err_msg=topic)
+    np.testing.assert_allclose(
+        rm.image_to_array(real[core.TOPIC_ANOMALY_SCORE]), rm.image_to_array(fake[core.TOPIC_ANOMALY_SCORE]), atol=1e-5
+    )
 
 
 def _with(msg: Any, **changes: Any) -> Any:
