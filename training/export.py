@@ -171,7 +171,7 @@ def export_model(
     passed = parity.passed(TOLERANCES["fp32"])
     parity_record = {**parity.to_dict(), "passed": passed, "reference": "torch eager fp32 cpu", "cases": len(images)}
     update_onnx_metadata(out, {KEY_EXPORT_PARITY: json.dumps(parity_record, sort_keys=True)})
-    golden: Path | None = Path(golden_dir) if golden_dir else default_golden_dir(out)
+    golden = Path(golden_dir) if golden_dir else default_golden_dir(out)
     from anomaly_seg.engines.engine_cache import sha256_file
 
     ort_engine = OnnxRuntimeEngine(out, providers=["CPUExecutionProvider"], check_finite=False)
@@ -187,3 +187,79 @@ def parse_size(text: str) -> tuple[int, int]:
         return _parse(text)
     except ValueError as exc:
         raise ConfigError(f"--size: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class ExportSource:
+    """The module to export, its fixed input size and the metadata describing it."""
+
+    module: torch.nn.Module
+    size: tuple[int, int]
+    metadata: ModelMetadata
+    random_weights: bool
+
+
+def build_export_source(
+    config_path: str | Path | None,
+    checkpoint: str | Path | None,
+    size: tuple[int, int] | None = None,
+    mode: str = "full",
+    score_threshold: float | None = None,
+) -> ExportSource:
+    """Build the network for export from a checkpoint (config inside) and/or a config YAML (random weights).
+
+    ``mode="full"``: input = network size (``size`` overrides ``input.size``). ``mode="sliding"``: input =
+    the camera size ``size`` (default ``sliding.image_size``), windows of ``input.size`` batched inside.
+    """
+    from dataclasses import replace as dc_replace
+
+    from anomaly_seg.labels import CLASS_NAMES, PALETTE
+    from anomaly_seg.network import ModelConfig, SlidingWindowSegmenter, build_model
+    from anomaly_seg.network.checkpoint import read_checkpoint_metadata
+
+    if mode not in ("full", "sliding"):
+        raise ConfigError(f"--mode must be full or sliding, got {mode!r}")
+    extra: dict[str, Any] = {}
+    if checkpoint is not None:
+        config, extra = read_checkpoint_metadata(checkpoint)
+        if config_path is not None:
+            config = ModelConfig.from_yaml(config_path)  # explicit config wins (e.g. another input size)
+    elif config_path is not None:
+        config = ModelConfig.from_yaml(config_path)
+    else:
+        raise ConfigError("export needs --config and/or --checkpoint")
+    if mode == "full" and size is not None and tuple(size) != tuple(config.input.size):
+        config = dc_replace(config, input=dc_replace(config.input, size=(int(size[0]), int(size[1]))))
+    model = build_model(config)
+    if checkpoint is not None:
+        from safetensors.torch import load_file
+
+        try:
+            model.load_state_dict(load_file(str(checkpoint)), strict=True)
+        except RuntimeError as exc:
+            raise ModelFileError(f"{checkpoint}: weights do not fit config {config.name!r}: {exc}") from exc
+    model = model.eval()
+    module: torch.nn.Module = model
+    net_size = (int(config.input.size[0]), int(config.input.size[1]))
+    if mode == "sliding":
+        camera = size or config.sliding.image_size
+        if camera is None:
+            raise ConfigError("--mode sliding needs --size (camera HxW) or sliding.image_size in the config")
+        module = SlidingWindowSegmenter(model, (int(camera[0]), int(camera[1]))).eval()
+        net_size = (int(camera[0]), int(camera[1]))
+    k = config.head.num_classes
+    threshold = score_threshold if score_threshold is not None else float(extra.get("score_threshold", 0.0))
+    metadata = ModelMetadata(
+        network_size=net_size,
+        mode=mode,
+        class_names=tuple(CLASS_NAMES[:k]),
+        palette=tuple((int(PALETTE[i][0]), int(PALETTE[i][1]), int(PALETTE[i][2])) for i in range(k)),
+        mean=tuple(float(v) for v in config.input.mean),
+        std=tuple(float(v) for v in config.input.std),
+        score_threshold=threshold,
+        config=config.to_dict(),
+        checkpoint=Path(checkpoint).name if checkpoint is not None else "random",
+        git_revision=git_revision(),
+        torch_version=str(torch.__version__),
+    )
+    return ExportSource(module, net_size, metadata, checkpoint is None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -71,5 +72,78 @@ def toy_export(tmp_path_factory: pytest.TempPathFactory, toy_model: ToySegmenter
 
 
 @pytest.fixture(scope="session")
+def make_onnx() -> Callable[..., Path]:
+    """The :func:`handmade_onnx` builder."""
+    return handmade_onnx
+
+
+@pytest.fixture(scope="session")
+def toy_size() -> tuple[int, int]:
+    return TOY_SIZE
+
+
+@pytest.fixture(scope="session")
 def toy_onnx(toy_export: ExportResult) -> Path:
     return toy_export.onnx_path
+
+
+def handmade_onnx(
+    path: Path,
+    size: tuple[int, int] = (4, 6),
+    scale: float = 1.0,
+    nan_score: bool = False,
+    output_names: tuple[str, str, str] = ("semantic", "anomaly_score", "uncertainty"),
+    opset: int = 18,
+) -> Path:
+    """A contract-shaped ONNX graph written by hand (no torch), with known values.
+
+    ``x = float(image) * scale``; ``semantic = uint8(mean_c(image))``, ``anomaly_score = mean_c(x)`` (0/0 = NaN
+    with ``nan_score``), ``uncertainty = transpose(LayerNorm_c(x))``.
+    """
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    h, w = size
+    inits = [
+        numpy_helper.from_array(np.array(scale, np.float32), "scale"),
+        numpy_helper.from_array(np.ones(3, np.float32), "gamma"),
+        numpy_helper.from_array(np.zeros(3, np.float32), "beta"),
+        numpy_helper.from_array(np.array([3], np.int64), "axes"),
+    ]
+    nodes = [
+        helper.make_node("Cast", ["image"], ["xf"], to=TensorProto.FLOAT, name="cast_in"),
+        helper.make_node("Mul", ["xf", "scale"], ["x"], name="scale_mul"),
+        helper.make_node("ReduceMean", ["xf", "axes"], ["mf"], keepdims=0, name="mean_raw"),
+        helper.make_node("Cast", ["mf"], ["semantic"], to=TensorProto.UINT8, name="cast_sem"),
+        helper.make_node("ReduceMean", ["x", "axes"], ["m"], keepdims=0, name="mean_scaled"),
+        helper.make_node("LayerNormalization", ["x", "gamma", "beta"], ["ln"], axis=-1, name="ln"),
+        helper.make_node("Transpose", ["ln"], [output_names[2]], perm=[0, 3, 1, 2], name="to_nchw"),
+    ]
+    if nan_score:
+        nodes += [
+            helper.make_node("Sub", ["m", "m"], ["zero"], name="zero"),
+            helper.make_node("Div", ["zero", "zero"], [output_names[1]], name="nan"),
+        ]
+    else:
+        nodes.append(helper.make_node("Identity", ["m"], [output_names[1]], name="score"))
+    if output_names[0] != "semantic":
+        nodes.append(helper.make_node("Identity", ["semantic"], [output_names[0]], name="sem_rename"))
+    graph = helper.make_graph(
+        nodes,
+        "handmade",
+        [helper.make_tensor_value_info("image", TensorProto.UINT8, [1, h, w, 3])],
+        [
+            helper.make_tensor_value_info(output_names[0], TensorProto.UINT8, [1, h, w]),
+            helper.make_tensor_value_info(output_names[1], TensorProto.FLOAT, [1, h, w]),
+            helper.make_tensor_value_info(output_names[2], TensorProto.FLOAT, [1, 3, h, w]),
+        ],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 9
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "anomaly_seg.network_size", f"{h}x{w}"
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+    return path

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,16 +18,6 @@ from anomaly_seg.errors import ConfigError, EngineError, ModelFileError
 
 if TYPE_CHECKING:
     import torch
-
-
-def config_network_size(config: Any) -> tuple[int, int]:
-    """The fixed network input size ``(H, W)`` of a ``ModelConfig``."""
-    for attr in ("image_size", "network_size", "input_size"):
-        value = getattr(config, attr, None)
-        if value is not None:
-            h, w = (int(v) for v in value)
-            return h, w
-    raise ConfigError("model config has no image_size")
 
 
 class TorchEngine:
@@ -79,7 +69,7 @@ class TorchEngine:
             checkpoint = "random"
         else:
             raise ModelFileError(f"{path}: torch backend takes a .safetensors checkpoint or a config .yaml")
-        size = config_network_size(config)
+        size = (int(config.input.size[0]), int(config.input.size[1]))
         meta = {
             "anomaly_seg.network_size": f"{size[0]}x{size[1]}",
             "anomaly_seg.config": json.dumps(config.to_dict(), sort_keys=True),
