@@ -183,8 +183,9 @@ launch_node() {
     local cameras extra=()
     cameras=$(camera_list "$CAMERAS")
     read -r -a extra <<<"$EXTRA_LAUNCH_ARGS"
+    # precision:= keeps the node on the engine prepared above (model.precision in the node's parameters).
     local args=(anomaly_seg camera.launch.py "cameras:=$cameras" "model:=$MODEL" "backend:=$BACKEND"
-        "use_rviz:=$USE_RVIZ" "${extra[@]}" "$@")
+        "precision:=$PRECISION" "use_rviz:=$USE_RVIZ" "${extra[@]}" "$@")
     log "ros2 launch ${args[*]}"
     exec ros2 launch "${args[@]}"
 }

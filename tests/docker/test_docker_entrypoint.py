@@ -107,7 +107,9 @@ def box(tmp_path: Path) -> Sandbox:
     return Sandbox(tmp_path)
 
 
-def launch_call(sandbox: Sandbox, cameras: str, backend: str = "tensorrt", *extra: str) -> list[str]:
+def launch_call(
+    sandbox: Sandbox, cameras: str, backend: str = "tensorrt", *extra: str, precision: str = "fp16"
+) -> list[str]:
     return [
         "ros2",
         "launch",
@@ -116,6 +118,7 @@ def launch_call(sandbox: Sandbox, cameras: str, backend: str = "tensorrt", *extr
         f"cameras:={cameras}",
         f"model:={sandbox.model}",
         f"backend:={backend}",
+        f"precision:={precision}",
         "use_rviz:=false",
         *extra,
     ]
@@ -217,6 +220,7 @@ def test_cameras_extra_launch_arguments_and_precision_reach_the_commands(box: Sa
         "use_sim_time:=true",
         "log_level:=info",
         "output.resolution:=network",
+        precision="fp32",
     )
 
 
