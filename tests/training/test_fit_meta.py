@@ -1,0 +1,83 @@
+"""Tests of training/fit_meta.py and ``python -m training fit-meta`` on hand-built prediction files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from anomaly_seg.errors import DatasetError
+from anomaly_seg.segments import MetaClassifier, SegmentParams
+from training.__main__ import main
+from training.fit_meta import Prediction, collect_samples, load_prediction, save_prediction
+
+
+def _frame(seed: int, h: int = 64, w: int = 96) -> Prediction:
+    """Two real obstacles with a high score and a few false blobs just above the threshold, one in void."""
+    rng = np.random.default_rng(seed)
+    gt = np.zeros((h, w), np.uint8)
+    gt[:8] = 255
+    score = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 1.5) * 0.3
+    uncertainty = rng.random((3, h, w)).astype(np.float32) * 0.2
+    for _ in range(2):
+        y, x, s = rng.integers(12, h - 12), rng.integers(4, w - 12), rng.integers(4, 9)
+        gt[y : y + s, x : x + s] = 1
+        score[y : y + s, x : x + s] = 4.0 + rng.random()
+    for _ in range(3):
+        y, x, s = rng.integers(10, h - 6), rng.integers(2, w - 6), rng.integers(2, 5)
+        if not gt[y - 1 : y + s + 1, x - 1 : x + s + 1].any():
+            score[y : y + s, x : x + s] = 1.2 + 0.2 * rng.random()
+            uncertainty[:, y : y + s, x : x + s] = 0.9
+    score[1:4, 1:4] = 3.0  # in void: ignored
+    semantic = np.zeros((h, w), np.uint8)
+    return Prediction(semantic, score, uncertainty, gt)
+
+
+def test_samples_label_segments_and_skip_void(tmp_path: Path) -> None:
+    path = save_prediction(tmp_path / "f0.npz", _frame(0))
+    frame = load_prediction(path)
+    samples = collect_samples([frame], SegmentParams(threshold=1.0))
+    assert samples.ignored == 1 and samples.frames == 1
+    assert samples.labels.sum() == 2 and samples.labels.size >= 3
+
+
+def test_fit_meta_command_writes_a_valid_json_with_cv_scores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "pred"
+    for i in range(12):
+        save_prediction(folder / f"{i:03d}.npz", _frame(i))
+    out = tmp_path / "meta.json"
+    assert (
+        main(["fit-meta", "--predictions", str(folder), "--out", str(out), "--threshold", "1.0", "--folds", "3"]) == 0
+    )
+    meta = MetaClassifier.load(out)
+    cv = meta.training["cross_validation"]
+    assert cv["folds"] == 3 and cv["auroc"] > 0.9 and cv["accuracy"] > 0.8 and 0 < cv["auprc"] <= 1
+    assert meta.training["segment_params"]["threshold"] == 1.0
+    assert "wrote" in capsys.readouterr().out.splitlines()[-1]
+    doc = json.loads(out.read_text())
+    assert doc["format"] == "anomaly_seg.meta_classifier" and len(doc["coef"]) == len(doc["feature_names"])
+
+
+def test_bad_prediction_files_name_the_file_and_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    frame = _frame(0)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, semantic=frame.semantic, anomaly_score=frame.anomaly_score, anomaly_gt=frame.anomaly_gt)
+    with pytest.raises(DatasetError, match="uncertainty"):
+        load_prediction(bad)
+    np.savez(bad, semantic=frame.semantic, anomaly_score=frame.anomaly_score[:-1], uncertainty=frame.uncertainty,
+             anomaly_gt=frame.anomaly_gt)  # fmt: skip
+    with pytest.raises(DatasetError, match="anomaly_score must have shape"):
+        load_prediction(bad)
+    assert main(["fit-meta", "--predictions", str(tmp_path / "absent"), "--out", str(tmp_path / "m.json")]) == 2
+    assert "absent" in capsys.readouterr().err
+
+
+def test_single_class_is_refused(tmp_path: Path) -> None:
+    path = save_prediction(tmp_path / "f.npz", _frame(1))
+    code = main(["fit-meta", "--predictions", str(path), "--out", str(tmp_path / "m.json"), "--threshold", "3.5"])
+    assert code == 2 and not (tmp_path / "m.json").exists()
