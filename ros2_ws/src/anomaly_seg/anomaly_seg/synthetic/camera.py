@@ -77,7 +77,7 @@ def sample_camera(height: int, width: int, rng: np.random.Generator) -> Camera:
         curvature = rng.uniform(-3e-4, 3e-4)
     else:
         curvature = float(rng.choice([-1.0, 1.0])) * rng.uniform(1e-3, 4e-3)
-    roll = 0.0 if rng.random() < 0.5 else rng.uniform(-2.5, 2.5)
+    roll = 0.0 if rng.random() < 0.5 else float(rng.choice([-1.0, 1.0])) * rng.uniform(0.5, 3.0)
     return Camera(
         fx=f,
         fy=f,

@@ -40,9 +40,14 @@ def _frames(
     """Generate frame ``i`` from its own seed; a tqdm bar when ``n`` is large."""
     from tqdm import tqdm
 
-    seeds = np.random.SeedSequence(seed).generate_state(max(n, 1))
     for i in tqdm(range(n), desc=desc, unit="frame", disable=n <= _PROGRESS_MIN):
-        yield i, generate_scene(height, width, int(seeds[i]), obstacle_kinds=kinds, n_obstacles=n_obstacles)
+        scene = generate_scene(height, width, frame_seed(seed, i), obstacle_kinds=kinds, n_obstacles=n_obstacles)
+        yield i, scene
+
+
+def frame_seed(seed: int, index: int) -> int:
+    """Seed of frame ``index`` of a dataset written with ``seed`` (independent streams per frame)."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
 def _write_image(path: Path, array: np.ndarray, params: Sequence[int] = ()) -> Path:
@@ -123,7 +128,7 @@ def write_lostandfound_layout(
     """
     root = Path(root)
     sequences = max(1, min(sequences, max(n, 1)))
-    timing = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    timing = np.random.default_rng(np.random.SeedSequence([seed, 2**31]))
     per_seq = -(-n // sequences)
     paths: list[Path] = []
     stamp = 0

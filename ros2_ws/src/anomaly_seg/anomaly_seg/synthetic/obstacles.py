@@ -286,6 +286,13 @@ def _animal(h: int, w: int, rng: np.random.Generator) -> Patch:
     return _finish(canvas, rng, 14), mask > 0
 
 
+def _touching_origin(mask: np.ndarray, bw: float, bh: float, rng: np.random.Generator) -> tuple[float, float]:
+    """Top-left corner of a ``bw x bh`` piece centred on a random pixel of ``mask``: the pile stays connected."""
+    ys, xs = np.nonzero(mask)
+    k = int(rng.integers(len(ys)))
+    return float(xs[k]) - bw / 2, float(ys[k]) - bh / 2
+
+
 def _lost_cargo(h: int, w: int, rng: np.random.Generator) -> Patch:
     canvas = np.zeros((h, w, 3), np.uint8)
     mask = np.zeros((h, w), np.uint8)
@@ -293,9 +300,10 @@ def _lost_cargo(h: int, w: int, rng: np.random.Generator) -> Patch:
     colors = _saturated(rng, n)
     for i in range(n):
         bw, bh = rng.uniform(0.3, 0.6) * w, rng.uniform(0.3, 0.6) * h
-        x0, y0 = rng.uniform(0, w - bw), rng.uniform(0.2 * h, h - bh)
-        if i == 0:
-            y0 = h - bh  # something rests on the ground
+        if i == 0:  # the first piece rests on the ground
+            x0, y0 = rng.uniform(0, w - bw), h - bh
+        else:
+            x0, y0 = _touching_origin(mask, bw, bh, rng)
         poly = np.array([[x0, y0], [x0 + bw, y0], [x0 + bw, y0 + bh], [x0, y0 + bh]])
         cv2.fillPoly(canvas, [_pts(poly)], colors[i].tolist(), cv2.LINE_8, _SHIFT)
         cv2.polylines(canvas, [_pts(poly)], True, (15, 15, 15), 1, cv2.LINE_8, _SHIFT)
@@ -355,8 +363,11 @@ def _toy_bricks(h: int, w: int, rng: np.random.Generator) -> Patch:
     primaries = np.array([[220, 20, 20], [20, 70, 220], [250, 210, 0], [20, 170, 50], [250, 250, 250]])
     for _ in range(int(rng.integers(3, 8))):
         col = primaries[int(rng.integers(len(primaries)))].tolist()
-        bw, bh = rng.uniform(0.2, 0.5) * w, rng.uniform(0.2, 0.5) * h
-        x0, y0 = rng.uniform(0, w - bw), rng.uniform(0, h - bh)
+        bw, bh = rng.uniform(0.25, 0.55) * w, rng.uniform(0.25, 0.55) * h
+        if mask.any():
+            x0, y0 = _touching_origin(mask, bw, bh, rng)
+        else:
+            x0, y0 = (w - bw) / 2, (h - bh) / 2
         if rng.random() < 0.5:
             box = ((x0 + bw / 2, y0 + bh / 2), (bw, bh), 0.0)
             cv2.ellipse(canvas, box, col, -1)
