@@ -163,6 +163,26 @@ def test_real_onnxruntime_engine_gives_the_fake_engines_outputs(tmp_path: Path) 
     )
 
 
+@pytest.mark.parametrize(("intercept", "kept"), [(5.0, True), (-5.0, False)])
+def test_meta_classifier_file_decides_which_segments_are_published(
+    tmp_path: Path, intercept: float, kept: bool
+) -> None:
+    from anomaly_seg.segments import FEATURE_NAMES, MetaClassifier
+
+    n = len(FEATURE_NAMES)  # intercept-only model: p = sigmoid(intercept) for every segment
+    path = MetaClassifier(np.zeros(n), np.ones(n), np.zeros(n), intercept, 0.5).save(tmp_path / "meta.json")
+    node = make_core(**{"segments.meta_classifier_path": str(path)})
+    out = by_topic(node.process(rgb_msg(grey_frame(256, 512, [SQUARE]))))
+    ids, _, scores = rm.detections_to_arrays(out[core.TOPIC_OBSTACLES])
+    ids_img = rm.image_to_array(out[core.TOPIC_OBSTACLE_IDS])
+    assert (rm.image_to_array(out[core.TOPIC_ANOMALY_MASK]) == 255).any()  # pixels stay anomalous either way
+    if kept:
+        assert list(ids) == [1] and scores[0] == pytest.approx(1 / (1 + np.exp(-5.0)), rel=1e-6)
+        assert (ids_img == 1).any()
+    else:
+        assert len(ids) == 0 and not ids_img.any() and node.stats().segments_rejected == 1
+
+
 def _with(msg: Any, **changes: Any) -> Any:
     return dataclasses.replace(msg, **changes)
 

@@ -19,8 +19,7 @@ from anomaly_seg.errors import ConfigError, EngineError, ImageDecodeError
 from anomaly_seg.pipeline.result import Obstacles, Result, Timings
 
 if TYPE_CHECKING:
-    from anomaly_seg.segments import MetaClassifier
-    from anomaly_seg.segments.components import Segments
+    from anomaly_seg.segments import MetaClassifier, Segments
 
 RESOLUTIONS = ("input", "network")
 REGIONS = ("road", "all")
@@ -59,7 +58,7 @@ class Pipeline:
     """Runs one engine on camera frames of any size; allocates the network input once."""
 
     def __init__(self, engine: Engine, config: PipelineConfig, meta_classifier: MetaClassifier | None = None) -> None:
-        from anomaly_seg.segments.components import ROAD_REGION, SegmentParams
+        from anomaly_seg.segments import ROAD_REGION, SegmentParams
 
         self.engine = engine
         self.config = config
@@ -120,7 +119,7 @@ class Pipeline:
         timings.engine_ms = _ms(t0)
 
         t0 = time.perf_counter()
-        from anomaly_seg.segments.components import extract_segments
+        from anomaly_seg.segments import extract_segments
 
         segments = extract_segments(score, semantic, self._segment_params)
         timings.segments_ms = _ms(t0)
