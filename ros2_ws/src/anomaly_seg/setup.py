@@ -30,14 +30,15 @@ setup(
         (f"share/{PACKAGE}/rviz", _share("launch/rviz", "*.rviz")),
     ],
     python_requires=">=3.10",
+    # Lower bounds are what Ubuntu 22.04 / ROS 2 Humble ships (python3-numpy 1.21, python3-opencv 4.5, ...).
     install_requires=[
-        "numpy>=1.24",
-        "opencv-python-headless>=4.8",
+        "numpy>=1.21",
+        "opencv-python-headless>=4.5",
         "rosbags>=0.10",
         "onnxruntime>=1.17",
-        "PyYAML>=6",
+        "PyYAML>=5.4",
         "tqdm>=4.60",
-        "matplotlib>=3.7",
+        "matplotlib>=3.5",
     ],
     extras_require={
         # torch is pinned by the Makefile (CPU wheel); it is never pulled in implicitly here.
