@@ -227,7 +227,7 @@ class _SceneBuilder:
             segments = []
             d = self.d_near * 0.3
             while d < self.d_far:
-                length = rng.uniform(6.0, 30.0)
+                length = rng.uniform(6.0, 30.0) * (1.0 + d / 40.0)  # far blocks are only a few pixels wide
                 segments.append((d, d + length, kinds[int(rng.choice(5, p=probs))]))
                 d += length
             for d0, d1, kind in reversed(segments):  # far first

@@ -294,7 +294,7 @@ def tree(cv: Canvas, cam: Camera, rng: np.random.Generator, X: float, d: float) 
     half = max(0.5, rng.uniform(0.12, 0.2) * s)
     cv.fill([_rect(bx - half, by - s * trunk_h, bx + half, by)], _jitter(rng, np.array([85, 65, 45]), 10), VEGETATION)
     crown_r = rng.uniform(1.5, 3.0)
-    n = int(rng.integers(4, 8))
+    n = int(rng.integers(3, 7))
     base = _jitter(rng, np.array([55, 95, 35]), 10)
     offsets = rng.uniform(-1, 1, (n, 2)) * crown_r * 0.7
     radii = rng.uniform(0.5, 0.9, n) * crown_r
