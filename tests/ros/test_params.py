@@ -59,12 +59,13 @@ def test_values_reach_the_grouped_fields(tmp_path: Path) -> None:
         ("segments.region", "sky", "one of road|all"),
         ("segments.meta_classifier_path", "/nonexistent/meta.json", "file not found"),
         ("model.onnx_path", "/nonexistent/model.onnx", "file not found"),
+        ("model.engine_path", "/nonexistent/model.engine", "file not found"),
         ("model.threshold", 0.5, "unknown parameter"),
     ],
 )
 def test_invalid_values_name_the_parameter(key: str, value: Any, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)) as info:
-        NodeParams.from_dict({key: value, "model.engine_path": ""}, check_files=True)
+        NodeParams.from_dict({"model.engine_path": "", key: value}, check_files=True)
     assert f"'{key}'" in str(info.value)
 
 

@@ -40,6 +40,7 @@ class ParamSpec:
     choices: tuple[str, ...] = ()
     min_value: float | None = None
     max_value: float | None = None
+    #: every parameter is read at start only (changing one means restarting the node)
     read_only: bool = True
     #: a non-empty string value must name an existing file
     is_file: bool = False
@@ -60,7 +61,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "model.engine_path",
         "",
-        "explicit TensorRT engine file (built there from the ONNX if missing); empty = cached next to the ONNX",
+        "serialised TensorRT engine to load instead of the ONNX; empty = build/reuse the one cached next to the ONNX",
+        is_file=True,
     ),
     ParamSpec(
         "model.backend", "auto", "inference backend; auto = TensorRT if available, else ONNX Runtime", choices=BACKENDS
@@ -76,7 +78,6 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "LLR score threshold for the anomaly mask (0 = sigmoid 0.5)",
         min_value=-1.0e3,
         max_value=1.0e3,
-        read_only=False,
     ),
     ParamSpec(
         "segments.min_area_px",
@@ -124,7 +125,6 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "opacity of the class colours in ~/output/overlay",
         min_value=0.0,
         max_value=1.0,
-        read_only=False,
     ),
 )
 
