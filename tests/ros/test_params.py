@@ -126,3 +126,9 @@ def test_bad_parameter_files_name_the_file_and_problem(tmp_path: Path, text: str
 def test_missing_parameter_file() -> None:
     with pytest.raises(ConfigError, match="not found"):
         NodeParams.from_yaml("/nonexistent/params.yaml")
+
+
+def test_docs_list_every_parameter() -> None:
+    docs = (REPO / "docs" / "node.md").read_text()
+    missing = [spec.name for spec in PARAMETERS if f"| `{spec.name}` |" not in docs]
+    assert not missing, f"docs/node.md lacks {missing}"
