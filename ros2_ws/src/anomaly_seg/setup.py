@@ -54,6 +54,7 @@ setup(
         "console_scripts": [
             "anomaly-seg = anomaly_seg.cli:main",
             "anomaly_seg_node = anomaly_seg.ros.node:main",
+            "anomaly_seg_eval = anomaly_seg.ros.eval_node:main",
         ],
     },
 )
