@@ -5,7 +5,7 @@
 
 Camera topic ``/cam_front/image_raw`` -> node ``anomaly_seg`` in namespace ``/cam_front`` (outputs under
 ``/cam_front/anomaly_seg/output/...``), its ``~/input/image`` remapped to the topic (``<topic>/compressed``
-with ``compressed:=true``). Empty ``model``/``backend``/``compressed`` keep the values of ``params_file``.
+with ``compressed:=true``). Empty ``model``/``backend``/``precision``/``compressed`` keep the values of ``params_file``.
 """
 
 from __future__ import annotations
@@ -44,13 +44,15 @@ def node_placement(topic: str, namespace: str, index: int) -> tuple[str, str]:
 def _nodes(context: LaunchContext) -> list[Node]:
     cfg = {
         k: LaunchConfiguration(k).perform(context)
-        for k in ("cameras", "params_file", "model", "backend", "compressed", "namespace", "log_level")
+        for k in ("cameras", "params_file", "model", "backend", "precision", "compressed", "namespace", "log_level")
     }
     overrides: dict[str, object] = {}
     if cfg["model"]:
         overrides["model.onnx_path"] = str(Path(cfg["model"]).expanduser().resolve())
     if cfg["backend"]:
         overrides["model.backend"] = cfg["backend"]
+    if cfg["precision"]:
+        overrides["model.precision"] = cfg["precision"]
     if cfg["compressed"]:
         overrides["input.compressed"] = cfg["compressed"].lower() in ("true", "1", "yes")
     compressed = bool(overrides.get("input.compressed", False))
@@ -95,6 +97,9 @@ def generate_launch_description() -> LaunchDescription:
             DeclareLaunchArgument("model", default_value="", description="ONNX model (overrides model.onnx_path)"),
             DeclareLaunchArgument(
                 "backend", default_value="", description="auto|tensorrt|onnxruntime|torch (empty = params_file)"
+            ),
+            DeclareLaunchArgument(
+                "precision", default_value="", description="fp16|fp32 TensorRT precision (empty = params_file)"
             ),
             DeclareLaunchArgument(
                 "compressed",

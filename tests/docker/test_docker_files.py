@@ -320,23 +320,7 @@ def test_compose_commands_are_entrypoint_commands() -> None:
         assert re.search(rf"^\s+{re.escape(command)}\)", text, re.MULTILINE), f"{name}: {command!r} unknown"
 
 
-@pytest.mark.parametrize(
-    "argument",
-    [
-        "cameras",
-        "model",
-        "backend",
-        "use_rviz",
-        pytest.param(
-            "precision",
-            marks=pytest.mark.xfail(
-                reason="camera.launch.py declares no precision argument yet (asked of the launch owner): "
-                "PRECISION=fp32 builds an fp32 engine the node does not pick up",
-                strict=False,
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("argument", ["cameras", "model", "backend", "use_rviz", "precision"])
 def test_launch_arguments_of_the_entrypoint_are_declared_by_camera_launch(argument: str) -> None:
     launch_file = REPO / "launch" / "camera.launch.py"
     if not launch_file.is_file():
