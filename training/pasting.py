@@ -110,6 +110,16 @@ def _resized_patch(
     return out_rgb, out_mask
 
 
+def outlier_target(sample: Sample) -> np.ndarray:
+    """The sample's outlier target; without one, 0 where the inlier target is known and 255 where it is void."""
+    if sample.anomaly is not None:
+        return sample.anomaly.copy()
+    h, w = sample.image.shape[:2]
+    if sample.train_ids is None:
+        return np.zeros((h, w), dtype=np.uint8)
+    return np.where(sample.train_ids == VOID, np.uint8(VOID), np.uint8(0))
+
+
 def paste_outlier(
     sample: Sample,
     patch_rgb: np.ndarray,
@@ -119,33 +129,28 @@ def paste_outlier(
 ) -> PasteResult:
     """Paste the masked pixels of a patch, rescaled to a log-uniform share of the image area within ``area_range``.
 
-    The outlier target (``sample.anomaly``, derived from ``train_ids`` as 0 inlier / 255 void when absent) becomes
-    1 on the pasted pixels and ``train_ids`` becomes void there. Nothing is pasted (``box_xyxy`` None) when the
-    rescaled patch cannot meet the area bounds.
+    The outlier target (see :func:`outlier_target`) becomes 1 on the pasted pixels and ``train_ids`` becomes void
+    there. The patch lands inside the bounding box of the pixels with a known target, so it never floats in the
+    crop's padding. Nothing is pasted (``box_xyxy`` None) when the rescaled patch cannot meet the area bounds.
     """
     h, w = sample.image.shape[:2]
+    anomaly = outlier_target(sample)
+    known = (anomaly != VOID).astype(np.uint8)
+    rx, ry, rw, rh = cv2.boundingRect(known) if known.any() else (0, 0, w, h)
     lo, hi = area_range
-    share = math.exp(rng.uniform(math.log(lo), math.log(hi)))
     bounds = (lo * h * w, hi * h * w)
-    rgb, mask = _resized_patch(patch_rgb, patch_mask.astype(bool), share * h * w, bounds, (h, w))
-    none = np.zeros((h, w), dtype=bool)
-    area = int(mask.sum())
-    if not bounds[0] <= area <= bounds[1]:
-        return PasteResult(sample, none, None)
+    share = math.exp(rng.uniform(math.log(lo), math.log(hi)))
+    rgb, mask = _resized_patch(patch_rgb, patch_mask.astype(bool), share * h * w, bounds, (rh, rw))
+    full = np.zeros((h, w), dtype=bool)
+    if not bounds[0] <= int(mask.sum()) <= bounds[1]:
+        return PasteResult(replace(sample, anomaly=anomaly), full, None)
     ph, pw = mask.shape
-    y0 = int(rng.integers(0, h - ph + 1))
-    x0 = int(rng.integers(0, w - pw + 1))
-    full = none.copy()
+    y0 = ry + int(rng.integers(0, rh - ph + 1))
+    x0 = rx + int(rng.integers(0, rw - pw + 1))
     full[y0 : y0 + ph, x0 : x0 + pw] = mask
 
     image = sample.image.copy()
     image[y0 : y0 + ph, x0 : x0 + pw][mask] = rgb[mask]
-    if sample.anomaly is not None:
-        anomaly = sample.anomaly.copy()
-    elif sample.train_ids is not None:
-        anomaly = np.where(sample.train_ids == VOID, np.uint8(VOID), np.uint8(0))
-    else:
-        anomaly = np.zeros((h, w), dtype=np.uint8)
     anomaly[full] = 1
     train_ids = None
     if sample.train_ids is not None:
@@ -184,15 +189,9 @@ class OutlierPaster:
         if rng.random() < self.params.probability:
             rgb, mask = self.source.draw(rng)
             return paste_outlier(sample, rgb, mask, rng, self.params.area_range)
-        h, w = sample.image.shape[:2]
-        if sample.anomaly is None:
-            anomaly = (
-                np.zeros((h, w), np.uint8)
-                if sample.train_ids is None
-                else np.where(sample.train_ids == VOID, np.uint8(VOID), np.uint8(0))
-            )
-            sample = replace(sample, anomaly=anomaly)
-        return PasteResult(sample, np.zeros((h, w), dtype=bool), None)
+        return PasteResult(
+            replace(sample, anomaly=outlier_target(sample)), np.zeros(sample.image.shape[:2], bool), None
+        )
 
     def __call__(self, sample: Sample) -> Sample:
         return self.paste(sample, self.rng).sample

@@ -99,6 +99,19 @@ def test_existing_outlier_target_is_kept_outside_the_paste() -> None:
     np.testing.assert_array_equal(result.sample.anomaly, expected)
 
 
+def test_paste_stays_out_of_void_padding() -> None:
+    base = scene()
+    assert base.train_ids is not None
+    base.train_ids[:, W // 2 :] = 255  # right half is crop padding
+    base.train_ids[H - 10 :] = 255  # and the bottom rows
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        result = paste_outlier(base, *disc_patch(), rng, (0.001, 0.05))
+        assert result.pasted
+        ys, xs = np.nonzero(result.mask)
+        assert xs.max() < W // 2 and ys.max() < H - 10
+
+
 def test_paster_probability_and_determinism() -> None:
     paster = OutlierPaster(DiscSource(), PasteParams(probability=0.3), seed=0)
     rng = np.random.default_rng(0)
@@ -149,3 +162,27 @@ def test_synthetic_source_gives_obstacles() -> None:
     rgb, mask = source.draw(rng)
     assert rgb.dtype == np.uint8 and mask.any() and rgb.shape[:2] == mask.shape
     assert paste_outlier(scene(), rgb, mask, rng).pasted
+
+
+def test_contact_sheet_command_writes_png(tmp_path: Path) -> None:
+    pytest.importorskip("anomaly_seg.synthetic.scene", reason="synthetic scene generator not available")
+    import cv2
+
+    from training.__main__ import main
+
+    out = tmp_path / "sheet.png"
+    args = ["contact-sheet", "--out", str(out), "-n", "3", "--columns", "3", "--crop", "64x128"]
+    assert main([*args, "--scene-size", "64x128", "--paste-prob", "1"]) == 0
+    sheet = cv2.imread(str(out))
+    assert sheet is not None and sheet.shape == (4 + 64 + 4, 4 + 3 * (3 * 128 + 4 + 4), 3)
+
+
+def test_render_sample_panels() -> None:
+    from training.contact_sheet import OUTLIER_COLORS, render_sample
+
+    result = paste_outlier(scene(), *disc_patch(), np.random.default_rng(0))
+    row = render_sample(result.sample, result.mask)
+    assert row.shape == (H, 3 * W + 4, 3)
+    outlier_panel = row[:, 2 * W + 4 :]
+    ys, xs = np.nonzero(result.mask & (np.arange(H)[:, None] > 20))  # below the caption
+    np.testing.assert_array_equal(outlier_panel[ys, xs], np.broadcast_to(OUTLIER_COLORS[1], (ys.size, 3)))
