@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from anomaly_seg.errors import DatasetError
-from anomaly_seg.labels import VOID
-from training.datasets.base import AnomalyDataset, LabelledImage, Transform, check_values, require_dir
+from anomaly_seg.datasets import FishyscapesLayout
+from training.datasets.base import AnomalyDataset, Transform
 
 
 class FishyscapesLaF(AnomalyDataset):
@@ -17,17 +14,4 @@ class FishyscapesLaF(AnomalyDataset):
     name = "fishyscapes_laf"
 
     def __init__(self, root: str | Path, transform: Transform | None = None) -> None:
-        root = Path(root)
-        image_dir = require_dir(root / "images", "Fishyscapes L&F images")
-        label_dir = require_dir(root / "labels_masks", "Fishyscapes L&F labels")
-        items = []
-        for image in sorted(image_dir.glob("*.png")):
-            label = label_dir / image.name
-            if not label.is_file():
-                raise DatasetError(f"Fishyscapes L&F: label file {label} for image {image} does not exist")
-            items.append(LabelledImage(image.stem, image, label))
-        super().__init__(items, root, transform)
-
-    def targets(self, label: np.ndarray, path: Path) -> tuple[np.ndarray | None, np.ndarray]:
-        check_values(label, (0, 1, VOID), path)
-        return None, label
+        super().__init__(FishyscapesLayout(root), transform)

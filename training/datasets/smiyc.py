@@ -4,44 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
+from anomaly_seg.datasets import SmiycLayout
+from anomaly_seg.datasets.smiyc import IMAGE_EXTENSIONS, TRACK_FOLDERS
+from training.datasets.base import AnomalyDataset, Transform
 
-from anomaly_seg.errors import DatasetError
-from anomaly_seg.labels import VOID
-from training.datasets.base import AnomalyDataset, LabelledImage, Transform, check_values, require_dir
-
-TRACK_FOLDERS = {"anomaly": "dataset_AnomalyTrack", "obstacle": "dataset_ObstacleTrack"}
-IMAGE_EXTENSIONS = (".jpg", ".webp", ".png")
+__all__ = ["IMAGE_EXTENSIONS", "TRACK_FOLDERS", "SegmentMeIfYouCan"]
 
 
 class SegmentMeIfYouCan(AnomalyDataset):
     """``<track folder>/images/<name>.{jpg,webp,png}`` + ``labels_masks/<name>_labels_semantic.png`` (0/1/255).
 
-    ``root`` is the track folder itself or its parent. Only images with a label file are used (the public
-    labels cover the validation images; the test images have none).
+    ``root`` is the track folder itself or its parent. Only images with a label file are used.
     """
 
     def __init__(self, root: str | Path, track: str = "anomaly", transform: Transform | None = None) -> None:
-        if track not in TRACK_FOLDERS:
-            raise DatasetError(f"SegmentMeIfYouCan: track must be one of {sorted(TRACK_FOLDERS)}, got {track!r}")
-        root = Path(root)
-        if (root / TRACK_FOLDERS[track]).is_dir():
-            root = root / TRACK_FOLDERS[track]
-        image_dir = require_dir(root / "images", f"SegmentMeIfYouCan {track} track images")
-        label_dir = require_dir(root / "labels_masks", f"SegmentMeIfYouCan {track} track labels")
-        items = []
-        for image in sorted(p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS):
-            label = label_dir / f"{image.stem}_labels_semantic.png"
-            if label.is_file():
-                items.append(LabelledImage(image.stem, image, label))
-        if not items:
-            raise DatasetError(
-                f"SegmentMeIfYouCan: no image in {image_dir} has a label <name>_labels_semantic.png in {label_dir}"
-            )
+        layout = SmiycLayout(root, track)
+        super().__init__(layout, transform)
         self.track = track
-        self.name = f"smiyc_{track}"
-        super().__init__(items, root, transform)
-
-    def targets(self, label: np.ndarray, path: Path) -> tuple[np.ndarray | None, np.ndarray]:
-        check_values(label, (0, 1, VOID), path)
-        return None, label
+        self.name = layout.name
