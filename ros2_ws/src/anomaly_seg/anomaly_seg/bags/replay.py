@@ -1,0 +1,189 @@
+"""Offline replay: every camera image of a bag through :class:`~anomaly_seg.ros.core.NodeCore` into an output bag.
+
+The same code path as the live node (rosbags message classes instead of rclpy ones), without its latest-frame
+slot: nothing is dropped, so frames in = frames processed + frames rejected. Outputs are written on
+``/<node_name>/output/...`` and ``/<node_name>/debug/...`` at the input image's header stamp; ground truth and
+``camera_info`` are copied through unchanged, so the output bag alone is enough for ``anomaly-seg evaluate``.
+Rejected frames (bad encoding, corrupt data, engine errors) are counted by reason; they are data problems,
+not crashes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from anomaly_seg.bags.convert import GROUND_TRUTH_TOPIC
+from anomaly_seg.bags.reader import IMAGE_MSGTYPES, list_topics, message_count, read_messages
+from anomaly_seg.bags.writer import BagWriter, Storage
+from anomaly_seg.engines.base import Engine
+from anomaly_seg.errors import BagError, ConfigError
+from anomaly_seg.ros import core
+from anomaly_seg.ros import messages as rm
+from anomaly_seg.ros.params import NodeParams
+
+DEFAULT_NODE_NAME: Final = "anomaly_seg"
+CAMERA_INFO_TYPE: Final = "sensor_msgs/msg/CameraInfo"
+_MSGTYPES: Final = {
+    "Image": "sensor_msgs/msg/Image",
+    "Detection2DArray": "vision_msgs/msg/Detection2DArray",
+    "Float64": "std_msgs/msg/Float64",
+}
+DIAGNOSTICS_PERIOD_NS: Final = 1_000_000_000
+
+
+def output_topic(node_name: str, topic: str) -> str:
+    """Absolute name of a NodeCore topic (``output/semantic`` -> ``/<node_name>/output/semantic``)."""
+    return topic if topic.startswith("/") else f"/{node_name.strip('/')}/{topic}"
+
+
+def find_camera_topic(topics: dict[str, str], exclude: set[str]) -> str:
+    """The only Image/CompressedImage topic of a bag outside ``exclude``; BagError naming the candidates otherwise."""
+    candidates = sorted(t for t, m in topics.items() if m in IMAGE_MSGTYPES and t not in exclude)
+    candidates = [t for t in candidates if "/output/" not in t]
+    if len(candidates) != 1:
+        raise BagError(
+            f"cannot tell the camera topic: {'several' if candidates else 'no'} image topics {candidates}; "
+            "pass --camera-topic"
+        )
+    return candidates[0]
+
+
+@dataclass
+class ReplaySummary:
+    """Counts of one replay."""
+
+    bag: Path
+    out: Path
+    camera_topic: str
+    backend: str
+    frames_in: int = 0
+    processed: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    copied: dict[str, int] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+    @property
+    def rejected_total(self) -> int:
+        """Frames that produced no outputs."""
+        return sum(self.rejected.values())
+
+    def lines(self) -> list[str]:
+        """The closing lines: ``frames in: N, processed: M, rejected: K``, then one line per rejection reason."""
+        out = [f"frames in: {self.frames_in}, processed: {self.processed}, rejected: {self.rejected_total}"]
+        out += [f"  rejected ({reason}): {n}" for reason, n in sorted(self.rejected.items())]
+        return out
+
+
+def check_mode(engine: Engine, mode: str | None) -> str:
+    """The engine's export mode (``full`` or ``sliding``); ConfigError when ``mode`` asks for the other one."""
+    exported = engine.metadata.get("anomaly_seg.mode", "full")
+    if mode is not None and mode != exported:
+        raise ConfigError(
+            f"--mode {mode}: the model was exported with mode {exported!r}; export it with "
+            f"`python -m training export --mode {mode}` (sliding: --size <camera HxW>)"
+        )
+    return exported
+
+
+def replay_bag(
+    bag: str | Path,
+    out: str | Path,
+    engine: Engine,
+    params: NodeParams,
+    *,
+    camera_topic: str | None = None,
+    ground_truth_topic: str = GROUND_TRUTH_TOPIC,
+    node_name: str = DEFAULT_NODE_NAME,
+    storage: Storage = "mcap",
+    mode: str | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> ReplaySummary:
+    """Replay every image of ``camera_topic`` (default: the bag's only image topic) through NodeCore into ``out``.
+
+    Raises BagError when the input cannot be read or the output cannot be written, ConfigError for a model
+    that does not fit ``mode``; bad frames are counted in the summary, never raised.
+    """
+    from tqdm import tqdm
+
+    from anomaly_seg.bags.typestore import get_typestore
+
+    bag, out = Path(bag), Path(out)
+    topics = list_topics(bag)
+    exported_mode = check_mode(engine, mode)
+    camera = camera_topic or find_camera_topic(topics, {ground_truth_topic})
+    if camera not in topics:
+        raise BagError(f"bag {bag} has no topic {camera}; it has {sorted(topics)}")
+    if topics[camera] not in IMAGE_MSGTYPES:
+        raise BagError(f"bag {bag}: topic {camera} holds {topics[camera]}, not sensor_msgs Image/CompressedImage")
+    info_topic = camera.rstrip("/").removesuffix("/compressed").rsplit("/", 1)[0] + "/camera_info"
+    copy = {t: m for t, m in topics.items() if t == ground_truth_topic or (t == info_topic and m == CAMERA_INFO_TYPE)}
+    total = message_count(bag, [camera])
+
+    store = get_typestore()
+    factory = rm.rosbags_factory(store)
+    stamp_now = [0, 0]  # (input stamp, perf_counter_ns when its processing started): replay's sim clock
+
+    def clock() -> int:
+        return stamp_now[0] + (time.perf_counter_ns() - stamp_now[1])
+
+    node = core.NodeCore(params, engine, factory, clock, name=node_name)
+    summary = ReplaySummary(bag, out, camera, engine.name)
+    names = {topic: output_topic(node_name, topic) for topic in core.OUTPUT_TYPES}
+    expected_size = engine.input_size if exported_mode == "sliding" else None
+    t_start = time.perf_counter()
+    next_diagnostics = None
+    with BagWriter(out, storage, typestore=store) as writer:
+        for topic, type_name in core.OUTPUT_TYPES.items():
+            writer.add_topic(names[topic], _MSGTYPES[type_name])
+        writer.add_topic(output_topic(node_name, core.TOPIC_LABEL_INFO), "vision_msgs/msg/LabelInfo", latched=True)
+        writer.add_topic(core.TOPIC_DIAGNOSTICS, "diagnostic_msgs/msg/DiagnosticArray")
+        for topic, msgtype in copy.items():
+            writer.add_topic(topic, msgtype)
+        bar = tqdm(total=total, desc=f"replay {engine.name}", unit="frame", disable=not progress)
+        last_stamp = 0
+        for message in read_messages(bag, [camera, *copy], typestore=store):
+            if message.topic != camera:
+                writer.write(message.topic, message.timestamp_ns, message.msg)
+                summary.copied[message.topic] = summary.copied.get(message.topic, 0) + 1
+                continue
+            stamp = rm.stamp_to_ns(message.msg.header.stamp)
+            if summary.frames_in == 0:
+                label_info = node.label_info_message()
+                label_info.header = rm.header_from_ns(factory, stamp, message.msg.header.frame_id)
+                writer.write(output_topic(node_name, core.TOPIC_LABEL_INFO), stamp, label_info)
+                next_diagnostics = stamp + DIAGNOSTICS_PERIOD_NS
+            summary.frames_in += 1
+            if expected_size is not None:
+                _check_sliding_size(message.msg, expected_size)
+            stamp_now[:] = [stamp, time.perf_counter_ns()]
+            for topic, msg in node.process(message.msg):
+                writer.write(names[topic], stamp, msg)
+            last_stamp = max(last_stamp, stamp)
+            if next_diagnostics is not None and stamp >= next_diagnostics:
+                writer.write(core.TOPIC_DIAGNOSTICS, stamp, node.diagnostics(stamp))
+                next_diagnostics = stamp + DIAGNOSTICS_PERIOD_NS
+            bar.update(1)
+        bar.close()
+        writer.write(core.TOPIC_DIAGNOSTICS, last_stamp, node.diagnostics(last_stamp))
+    stats = node.stats()
+    summary.processed = stats.frames_processed
+    summary.rejected = dict(stats.errors)
+    summary.wall_s = time.perf_counter() - t_start
+    if log is not None:
+        for line in summary.lines():
+            log(line)
+    return summary
+
+
+def _check_sliding_size(msg: object, expected: tuple[int, int]) -> None:
+    height, width = int(getattr(msg, "height", expected[0])), int(getattr(msg, "width", expected[1]))
+    if (height, width) != tuple(expected):
+        raise ConfigError(
+            f"--mode sliding: camera images are {width}x{height} (WxH) but the sliding-window model takes "
+            f"{expected[1]}x{expected[0]}; export it with --size {height}x{width}"
+        )
