@@ -70,5 +70,5 @@ def run(args: argparse.Namespace) -> int:
         report = frame_flops(config, size)
         for name, flops in report.parts.items():
             print(f"GFLOP {name}: {flops / 1e9:.1f}")
-        print(f"TFLOP/frame: {report.tflop:.3f}")
+        print(f"TFLOP/frame: {report.tflop:.4g}")
     return 0

@@ -107,7 +107,8 @@ class GMMHead(nn.Module):
         """``logsumexp_c L[:, k*C + c] - log C``: [N, K*C] -> [N, K]."""
         n = component_ll.shape[0]
         grouped = component_ll.reshape(n, self.num_classes, self.num_components)
-        return torch.logsumexp(grouped, dim=-1) - math.log(self.num_components)
+        top = grouped.amax(dim=-1, keepdim=True)  # explicit logsumexp: exports to opset 17 without ReduceLogSumExp
+        return (top + (grouped - top).exp().sum(dim=-1, keepdim=True).log()).squeeze(-1) - math.log(self.num_components)
 
     def forward_embeddings(self, embeddings: Tensor) -> tuple[Tensor, Tensor]:
         """Embedding map [B, E, h, w] -> (class log-likelihoods [B, K, h, w], component ones [B, K*C, h, w])."""

@@ -33,7 +33,8 @@ def entropy(class_scores: Tensor) -> Tensor:
     with ``m = max F`` and ``Z = sum_k exp(F_k - m)`` (no ``0 * log 0``)."""
     shifted = class_scores - class_scores.amax(dim=1, keepdim=True)
     p = torch.softmax(shifted, dim=1)
-    ent = torch.logsumexp(shifted, dim=1) - (p * shifted).sum(dim=1)
+    # log Z via exp/sum/log (Z >= 1 since max(shifted) = 0): ReduceLogSumExp does not survive opset-17 export.
+    ent = torch.exp(shifted).sum(dim=1).log() - (p * shifted).sum(dim=1)
     return (ent / math.log(class_scores.shape[1])).clamp(0.0, 1.0)
 
 

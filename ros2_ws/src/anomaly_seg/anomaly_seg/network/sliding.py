@@ -26,6 +26,16 @@ def window_starts(length: int, window: int, stride: int) -> list[int]:
     return [min(i * stride, length - window) for i in range(n)]
 
 
+def _pad_bottom_right(x: Tensor, height: int, width: int) -> Tensor:
+    """Zero-pad ``[B, C, H, W]`` to ``height x width`` with Concat (ONNX Pad has no opset 18 -> 17 adapter)."""
+    B, C, H, W = x.shape
+    if width > W:
+        x = torch.cat((x, x.new_zeros(B, C, H, width - W)), dim=3)
+    if height > H:
+        x = torch.cat((x, x.new_zeros(B, C, height - H, width)), dim=2)
+    return x
+
+
 class SlidingWindowSegmenter(nn.Module):
     """Windows of ``window`` (default: the model's network size) every ``stride`` px over ``image_size`` inputs.
 
@@ -53,6 +63,7 @@ class SlidingWindowSegmenter(nn.Module):
             for x in self.cols:
                 count[..., y : y + wh, x : x + ww] += 1
         self.register_buffer("inverse_count", count.reciprocal(), persistent=False)
+        self.train(model.training)
 
     inverse_count: Tensor
 
@@ -66,30 +77,22 @@ class SlidingWindowSegmenter(nn.Module):
         B, H, W, _ = images.shape
         wh, ww = self.window
         Hp, Wp = self.padded_size
-        x = F.pad(self.model.normalize(images), (0, Wp - W, 0, Hp - H))  # zeros = the mean colour
+        x = _pad_bottom_right(self.model.normalize(images), Hp, Wp)  # zeros = the mean colour
         windows = torch.cat([x[:, :, y : y + wh, c : c + ww] for y in self.rows for c in self.cols], dim=0)
         class_logits, uem_logits = self.model.logits(windows)
         K = class_logits.shape[1]
-        canvas: Tensor | None = None
-        i = 0
-        for y in self.rows:
-            strip: Tensor | None = None
-            for c in self.cols:
-                sl = slice(i * B, (i + 1) * B)
-                i += 1
-                win = torch.cat(
-                    (
-                        F.interpolate(class_logits[sl], size=self.window, mode="bilinear", align_corners=False),
-                        F.interpolate(uem_logits[sl], size=self.window, mode="bilinear", align_corners=False),
-                    ),
-                    dim=1,
-                )
-                placed = F.pad(win, (c, Wp - c - ww))  # place along the width, then the strip along the height
-                strip = placed if strip is None else strip + placed
-            assert strip is not None
-            placed = F.pad(strip, (0, 0, y, Hp - y - wh))
-            canvas = placed if canvas is None else canvas + placed
-        assert canvas is not None
+        canvas = torch.zeros(B, K + uem_logits.shape[1], Hp, Wp, dtype=class_logits.dtype, device=x.device)
+        for i, (y, c) in enumerate((y, c) for y in self.rows for c in self.cols):
+            sl = slice(i * B, (i + 1) * B)
+            win = torch.cat(
+                (
+                    F.interpolate(class_logits[sl], size=self.window, mode="bilinear", align_corners=False),
+                    F.interpolate(uem_logits[sl], size=self.window, mode="bilinear", align_corners=False),
+                ),
+                dim=1,
+            )
+            # In-place add on an internal buffer (not an input): exports as a static slice update.
+            canvas[:, :, y : y + wh, c : c + ww] += win
         canvas = (canvas * self.inverse_count.to(canvas.dtype))[:, :, :H, :W]
         return canvas[:, :K], canvas[:, K:]
 
