@@ -1,0 +1,57 @@
+"""``anomaly-seg evaluate OUTBAG --report DIR``: pixel and segment metrics, latency, plots and a contact sheet."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bag", metavar="OUTBAG", help="bag with node outputs and ground truth (`anomaly-seg replay`)")
+    parser.add_argument("--report", required=True, metavar="DIR", help="report folder (created)")
+    parser.add_argument("--threshold", type=float, help="anomaly score threshold (default: the node's, from LabelInfo)")
+    parser.add_argument("--min-area-px", type=int, default=0, help="smallest rescored segment, at ground-truth size")
+    parser.add_argument(
+        "--region", choices=("all", "road"), default="all", help="rescored segments anywhere or on predicted road only"
+    )
+    parser.add_argument("--node-name", help="node whose outputs to evaluate (default: the bag's only one)")
+    parser.add_argument("--ground-truth-topic", default="/ground_truth/anomaly", help="mono8 0/1/255 ground truth")
+    parser.add_argument("--sheet-frames", type=int, default=12, help="frames in the overlay contact sheet")
+
+
+def run(args: argparse.Namespace) -> int:
+    import math
+
+    from anomaly_seg.evaluation.bag_evaluator import EvalSettings
+    from anomaly_seg.evaluation.bag_source import evaluate_bag
+    from anomaly_seg.segments import ROAD_REGION
+
+    settings = EvalSettings(
+        threshold=args.threshold,
+        min_area_px=args.min_area_px,
+        region=ROAD_REGION if args.region == "road" else None,
+        region_dilation_px=24 if args.region == "road" else 0,
+        sheet_frames=args.sheet_frames,
+    )
+    result = evaluate_bag(
+        args.bag, args.report, settings, node_name=args.node_name, ground_truth_topic=args.ground_truth_topic
+    )
+    m = result.evaluator.metrics(result.matcher)
+    px = m["pixel"]["llr"]
+
+    def pct(v: float | None) -> str:
+        return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.2f} %"
+
+    frames = m["frames"]
+    print(
+        f"frames evaluated: {frames['evaluated']}, ground truth without outputs: "
+        f"{frames['ground_truth_without_outputs']}, "
+        f"outputs without ground truth: {frames['outputs_without_ground_truth']}"
+    )
+    print(f"pixel AP {pct(px['ap'])}, FPR95 {pct(px['fpr95'])}, AUROC {pct(px['auroc'])}")
+    for row in m["segments"]:
+        print(
+            f"segments {row['source']} (meta {'yes' if row['meta'] else 'no'}): TP {row['tp']} FP {row['fp']} "
+            f"FN {row['fn']} F1 {row['f1']:.3f}, road miss rate {pct(row['road_miss_rate'])}"
+        )
+    print(f"report: {args.report}/report.md ({len(result.files)} files)")
+    return 0
