@@ -1,0 +1,149 @@
+"""The rclpy shell of live replay evaluation (``anomaly_seg_eval``): node outputs + ground truth -> report.
+
+``ros2 bag play`` publishes the camera and ``/ground_truth/anomaly``; the anomaly_seg node publishes its outputs
+with the camera stamps. This node subscribes to both, matches them by header stamp and feeds the same
+:class:`~anomaly_seg.evaluation.bag_evaluator.ReplayEvaluator` as ``anomaly-seg evaluate``; at shutdown it writes
+the same report. Ground-truth stamps without outputs (frames the node dropped because inference was slower than
+playback, or rejected) are counted and reported. Only wiring lives here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.utilities import try_shutdown
+
+from anomaly_seg.errors import AnomalySegError
+from anomaly_seg.evaluation.bag_evaluator import (
+    OUTPUT_SUFFIXES,
+    EvalSettings,
+    ReplayEvaluator,
+    StampMatcher,
+    feed,
+    required_parts,
+)
+
+#: (name, default, description) of every parameter
+PARAMETERS: tuple[tuple[str, Any, str], ...] = (
+    ("outputs_namespace", "/camera/anomaly_seg", "namespace of the node's output/ and debug/ topics"),
+    ("image_topic", "/camera/image_raw", "camera topic (for the log only; outputs carry its stamps)"),
+    ("ground_truth_topic", "/ground_truth/anomaly", "mono8 ground truth (0 inlier, 1 anomaly, 255 void)"),
+    ("report_dir", "replay_report", "report folder written at shutdown"),
+    ("threshold", float("nan"), "anomaly score threshold; NaN = the node's (from its LabelInfo)"),
+    ("min_area_px", 0, "smallest rescored segment, in ground-truth pixels"),
+    ("region", "all", "rescored segments: all or road"),
+    ("sheet_frames", 12, "frames in the overlay contact sheet"),
+)
+#: evaluation must not lose messages: reliable and deep (the player's QoS overrides match)
+RELIABLE_DEEP = QoSProfile(depth=200, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class EvalNode(Node):
+    """Subscribes to ground truth and node outputs; ``finish()`` writes the report."""
+
+    def __init__(self, node_name: str = "anomaly_seg_eval") -> None:
+        super().__init__(node_name)
+        self.log: Any = Node.get_logger(self)
+        values = {name: self.declare_parameter(name, default).value for name, default, _ in PARAMETERS}
+        threshold = float(values["threshold"])
+        region = str(values["region"])
+        if region not in ("all", "road"):
+            raise AnomalySegError(f"parameter 'region' must be all or road, got {region!r}")
+        from anomaly_seg.segments import ROAD_REGION
+
+        settings = EvalSettings(
+            threshold=None if math.isnan(threshold) else threshold,
+            min_area_px=int(values["min_area_px"]),
+            region=ROAD_REGION if region == "road" else None,
+            region_dilation_px=24 if region == "road" else 0,
+            sheet_frames=int(values["sheet_frames"]),
+        )
+        self.report_dir = str(values["report_dir"])
+        self.evaluator = ReplayEvaluator(settings)
+        self.evaluator.source = f"live: {values['image_topic']}"
+        namespace = str(values["outputs_namespace"]).rstrip("/")
+        self.matcher = StampMatcher(required_parts(set(OUTPUT_SUFFIXES)), settings.max_pending, settings.max_pending_ns)
+        self._lock = threading.Lock()
+        self._finished = False
+        sensor = importlib.import_module("sensor_msgs.msg")
+        vision = importlib.import_module("vision_msgs.msg")
+        std = importlib.import_module("std_msgs.msg")
+        diagnostic = importlib.import_module("diagnostic_msgs.msg")
+        part_types = {"boxes": vision.Detection2DArray, "latency": std.Float64, "label_info": vision.LabelInfo}
+        latched = QoSProfile(
+            depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
+        )
+        self._subscriptions: list[Any] = []
+        for suffix, part in OUTPUT_SUFFIXES.items():
+            qos = latched if part == "label_info" else RELIABLE_DEEP
+            self._subscribe(part_types.get(part, sensor.Image), f"{namespace}/{suffix}", part, suffix, qos)
+        self._subscribe(sensor.Image, str(values["ground_truth_topic"]), "gt", "", RELIABLE_DEEP)
+        self._subscribe(diagnostic.DiagnosticArray, "/diagnostics", "diagnostics", "", RELIABLE_DEEP)
+        self.log.info(f"evaluating {namespace}/output/* against {values['ground_truth_topic']} -> {self.report_dir}")
+
+    def _subscribe(self, msg_type: Any, topic: str, part: str, suffix: str, qos: QoSProfile) -> None:
+        self._subscriptions.append(self.create_subscription(msg_type, topic, self._callback(part, suffix), qos))
+
+    def _callback(self, part: str, suffix: str) -> Callable[[Any], None]:
+        def on_message(msg: Any) -> None:
+            with self._lock:
+                if self._finished:
+                    return
+                try:
+                    feed(self.matcher, self.evaluator, part, msg, suffix)
+                except (AnomalySegError, ValueError) as exc:
+                    self.log.error(f"cannot evaluate a {part} message: {exc}")
+
+        return on_message
+
+    def finish(self) -> None:
+        """Count the unmatched frames and write the report (once)."""
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = True
+            self.matcher.flush()
+            files = self.evaluator.write_report(self.report_dir, self.matcher, title="live replay")
+        m = self.matcher
+        print(
+            f"anomaly_seg_eval: {self.evaluator.frames} frames evaluated, {m.gt_without_outputs} ground-truth frames "
+            f"without outputs (dropped by the node), {m.outputs_without_gt} without ground truth; "
+            f"report: {files[-1]}",
+            file=sys.stderr,
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``anomaly_seg_eval``: spin until shutdown, then write the report."""
+    rclpy.init(args=list(argv) if argv is not None else None)
+    node: EvalNode | None = None
+    code = 0
+    try:
+        node = EvalNode()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except AnomalySegError as exc:
+        print(f"anomaly_seg_eval: error ({exc.kind}): {exc}", file=sys.stderr)
+        code = 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.finish()
+            Node.destroy_node(node)
+        try_shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
