@@ -156,8 +156,12 @@ def export_model(
     golden_dir: str | Path | None = None,
     seed: int = 0,
     log: Callable[[str], None] = print,
+    cases: tuple[str, ...] | None = None,
 ) -> ExportResult:
-    """Export, verify torch vs ONNX Runtime parity on the golden inputs, store parity + golden outputs."""
+    """Export, verify torch vs ONNX Runtime parity on the golden inputs, store parity + golden outputs.
+
+    ``cases`` limits the golden inputs (default: all of :data:`anomaly_seg.engines.golden.CASES`).
+    """
     from anomaly_seg.engines.onnxruntime_backend import OnnxRuntimeEngine
 
     out = Path(out)
@@ -166,6 +170,8 @@ def export_model(
     export_onnx(model, out, size, batch, opset, metadata)
     ort_engine = OnnxRuntimeEngine(out, providers=["CPUExecutionProvider"], check_finite=False)
     images = golden_images(size, batch, seed)
+    if cases is not None:
+        images = {k: v for k, v in images.items() if k in cases}
     comparisons = [compare(torch_outputs(model, img), ort_engine.infer(img)) for img in images.values()]
     parity = merge(comparisons)
     passed = parity.passed(TOLERANCES["fp32"])

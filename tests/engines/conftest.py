@@ -34,7 +34,7 @@ class ToySegmenter(nn.Module):
         self.log_k = float(torch.log(torch.tensor(float(classes))))
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = (image.permute(0, 3, 1, 2).float() - self.mean) / self.std
+        x = (image.permute(0, 3, 1, 2).float() - self.get_buffer("mean")) / self.get_buffer("std")
         f = self.norm(self.embed(x).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         size = image.shape[1:3]
         logits = F.interpolate(self.cls(f), size=size, mode="bilinear", align_corners=False)
@@ -51,7 +51,7 @@ def toy_metadata(size: tuple[int, int] = TOY_SIZE) -> ModelMetadata:
     return ModelMetadata(
         network_size=size,
         class_names=tuple(CLASS_NAMES),
-        palette=tuple(tuple(int(v) for v in PALETTE[i]) for i in range(len(CLASS_NAMES))),
+        palette=tuple((int(PALETTE[i][0]), int(PALETTE[i][1]), int(PALETTE[i][2])) for i in range(len(CLASS_NAMES))),
         mean=MEAN,
         std=STD,
         score_threshold=0.0,

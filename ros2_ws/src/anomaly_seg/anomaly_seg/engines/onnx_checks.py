@@ -137,9 +137,9 @@ def activation_ranges(
     producer = {o: n for n in model.graph.node for o in n.output}
     existing = {o.name for o in model.graph.output}
     candidates = []
-    for v in model.graph.value_info:
+    for v in [*model.graph.value_info, *model.graph.output]:
         t = v.type.tensor_type
-        if t.elem_type != _FLOAT or v.name in existing or v.name not in producer:
+        if t.elem_type != _FLOAT or v.name not in producer:
             continue
         nbytes = 4 * int(np.prod([max(d.dim_value, 1) for d in t.shape.dim]))
         candidates.append((v, nbytes))
@@ -162,7 +162,7 @@ def activation_ranges(
             continue
         probe = onnx.ModelProto()
         probe.CopyFrom(model)
-        probe.graph.output.extend(group)
+        probe.graph.output.extend(v for v in group if v.name not in existing)
         session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
         names = [v.name for v in group]
         max_abs = dict.fromkeys(names, 0.0)
