@@ -200,7 +200,7 @@ replay_eval() {
     local replayed="$OUT_DIR/${name}_replayed"
     local report="$OUT_DIR/${name}_report"
     anomaly-seg replay "$BAG" --model "$MODEL" --backend "$BACKEND" --out "$replayed"
-    anomaly-seg evaluate "$replayed" --out "$report"
+    anomaly-seg evaluate "$replayed" --report "$report"
     log "replayed bag: $replayed, report: $report"
 }
 

@@ -274,7 +274,7 @@ def test_replay_eval_replays_the_bag_and_evaluates_the_output(box: Sandbox) -> N
     replayed = out / "run1_replayed"
     assert run.calls[1:] == [
         ["anomaly-seg", "replay", str(bag), "--model", str(box.model), "--backend", "tensorrt", "--out", str(replayed)],
-        ["anomaly-seg", "evaluate", str(replayed), "--out", str(out / "run1_report")],
+        ["anomaly-seg", "evaluate", str(replayed), "--report", str(out / "run1_report")],
     ]
     missing = box.run("replay-eval", OUT_DIR=str(out))
     assert missing.returncode != 0 and "set BAG" in missing.stderr
