@@ -92,7 +92,7 @@ class ConvertSummary:
 
 
 def frame_stamps(layout: DatasetLayout, count: int, options: ConvertOptions) -> tuple[list[int], str]:
-    """Stamps (ns) of the first ``count`` frames: the dataset's own if every frame has a distinct one, else fixed rate."""
+    """Stamps (ns) of the first ``count`` frames: the dataset's own if all are present and distinct, else fixed rate."""
     items = layout.items[:count]
     if items and all(item.timestamp is not None for item in items):
         stamps = [read_timestamp_ns(item.timestamp) for item in items if item.timestamp is not None]
