@@ -1,0 +1,137 @@
+"""Trainer: recipes and overrides, the schedule, stage-2 freezing (bit-identical stage-1 weights), exact resume."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from anomaly_seg.errors import ConfigError
+from anomaly_seg.network import load_checkpoint
+from anomaly_seg.network.checkpoint import read_checkpoint_metadata
+from training.config import REPO_ROOT, ScheduleConfig, TrainConfig
+from training.trainers import BEST, LAST, STATE, Trainer, lr_at, train
+
+TINY = str(REPO_ROOT / "models" / "configs" / "tiny.yaml")
+
+
+def tiny_recipe(stage: int = 1, iterations: int = 2, **data: object) -> TrainConfig:
+    """A few steps of the tiny model on 4 synthetic scenes of the network size, batch 2, CPU."""
+    return TrainConfig.from_dict(
+        {
+            "stage": stage,
+            "model": TINY,
+            "device": "cpu",
+            "data": {"synthetic_train": 4, "synthetic_val": 2, "batch_size": 2, "num_workers": 0, **data},
+            "outliers": {"probability": 1.0, "area_range": [0.02, 0.08]},
+            "schedule": {"iterations": iterations, "warmup": 1, "val_every": iterations, "checkpoint_every": 1},
+            "logging": {"progress": False, "tensorboard": False},
+        }
+    )
+
+
+def test_recipe_yaml_with_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(f"stage: 1\nmodel: {TINY}\noptim:\n  lr: 0.001\n", encoding="utf-8")
+    config = TrainConfig.from_yaml(path, ["optim.lr=1e-4", "data.scale_range=[1.0, 1.0]", "init=null"])
+    assert config.optim.lr == pytest.approx(1e-4)
+    assert config.data.scale_range == (1.0, 1.0)
+    assert TrainConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("optim.lrr=1", "optim.lrr"),
+        ("optim.lr=-1", "optim.lr"),
+        ("schedule.warmup=5000", "schedule.warmup"),
+        ("outliers.kinds=[barrel]", "outliers.kinds"),
+        ("data.batch_size=two", "data.batch_size"),
+    ],
+)
+def test_invalid_recipe_names_the_key(tmp_path: Path, override: str, key: str) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text("stage: 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        TrainConfig.from_yaml(path, [override])
+
+
+def test_all_shipped_recipes_load() -> None:
+    recipes = sorted((REPO_ROOT / "training" / "configs").glob("*.yaml"))
+    assert len(recipes) >= 5
+    for path in recipes:
+        config = TrainConfig.from_yaml(path)
+        assert Path(config.model).is_file(), path
+
+
+def test_schedule_warmup_then_polynomial_decay() -> None:
+    s = ScheduleConfig(iterations=110, warmup=10, warmup_factor=0.1, poly_power=2.0, min_lr=1e-5)
+    assert lr_at(0, 1e-3, s) == pytest.approx(1e-4)
+    assert lr_at(5, 1e-3, s) == pytest.approx(1e-4 + 0.9e-3 * 0.5)
+    assert lr_at(10, 1e-3, s) == pytest.approx(1e-3)
+    assert lr_at(60, 1e-3, s) == pytest.approx((1e-3 - 1e-5) * 0.25 + 1e-5)
+    assert lr_at(110, 1e-3, s) == pytest.approx(1e-5)
+    lrs = [lr_at(i, 1e-3, s) for i in range(10, 111)]
+    assert all(a >= b for a, b in itertools.pairwise(lrs))
+
+
+def test_batch_must_split_over_processes_and_accumulation() -> None:
+    config = tiny_recipe()
+    with pytest.raises(ConfigError, match=r"data\.batch_size"):
+        Trainer(config.replace(optim=type(config.optim)(accumulate=3)), "unused")
+
+
+@pytest.fixture(scope="module")
+def stage1_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("stage1")
+    result = train(tiny_recipe(1, iterations=2), out)
+    assert result.best.is_file() and result.metric_name == "miou" and result.best_metric is not None
+    return out
+
+
+def test_stage1_trains_the_tiny_backbone_and_writes_checkpoints(stage1_run: Path) -> None:
+    model, config = load_checkpoint(stage1_run / LAST)
+    assert config.name == "tiny"
+    fresh = Trainer(tiny_recipe(1), stage1_run / "unused").model
+    changed = [n for n, p in model.named_parameters() if not torch.equal(p, fresh.state_dict()[n])]
+    assert any(n.startswith("backbone.blocks") for n in changed)
+    assert not any(n.startswith("uem.") for n in changed)
+    _, extra = read_checkpoint_metadata(stage1_run / BEST)
+    assert extra["stage"] == 1 and "miou" in extra["val"]
+    assert (stage1_run / STATE).is_file() and (stage1_run / "recipe.json").is_file()
+
+
+def test_stage2_changes_only_the_uem(stage1_run: Path, tmp_path: Path) -> None:
+    recipe = tiny_recipe(2, iterations=2).replace(init=str(stage1_run / LAST))
+    trainer = Trainer(recipe, tmp_path)
+    for name, p in trainer.model.named_parameters():
+        assert p.requires_grad == name.startswith("uem."), name
+    result = trainer.fit()
+    before = load_file(str(stage1_run / LAST))
+    after = load_file(str(result.last))
+    assert before.keys() == after.keys()
+    for name, tensor in before.items():
+        if name.startswith("uem."):
+            continue
+        assert torch.equal(tensor, after[name]), f"stage-1 tensor {name} changed in stage 2"
+    assert any(not torch.equal(before[n], after[n]) for n in before if n.startswith("uem."))
+    _, extra = read_checkpoint_metadata(result.best)
+    assert extra["stage"] == 2 and "ap" in extra["val"] and "score_threshold" in extra
+
+
+def test_resume_continues_exactly(tmp_path: Path) -> None:
+    straight = train(tiny_recipe(1, iterations=3), tmp_path / "a")
+    partial = tiny_recipe(1, iterations=3)
+    train(
+        partial.replace(schedule=ScheduleConfig(iterations=2, warmup=1, val_every=3, checkpoint_every=1)),
+        tmp_path / "b",
+    )
+    resumed = Trainer(partial, tmp_path / "b", resume=True)
+    assert resumed.progress.step == 2
+    resumed.fit()
+    a, b = load_file(str(straight.last)), load_file(str(tmp_path / "b" / LAST))
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=0, msg=name)
