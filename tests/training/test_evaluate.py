@@ -1,0 +1,62 @@
+"""Evaluation: every score side by side, AP equal to scikit-learn's on the dumped predictions, report files,
+prediction files that fit-meta reads, and sliding-window mode equal to full frame when one window covers the image."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import average_precision_score
+
+from anomaly_seg.evaluation import markdown_table
+from anomaly_seg.network import AnomalySegmenter, ModelConfig, build_model
+from anomaly_seg.network.scores import SCORE_NAMES
+from training.config import REPO_ROOT
+from training.evaluate import EvalOptions, evaluate, logits_at, score_names
+from training.fit_meta import load_prediction, prediction_files
+from training.smoke import heldout_scenes
+
+
+@pytest.fixture(scope="module")
+def model() -> AnomalySegmenter:
+    torch.manual_seed(0)
+    return build_model(ModelConfig.from_yaml(REPO_ROOT / "models" / "configs" / "tiny.yaml")).eval()
+
+
+def test_evaluate_writes_all_scores_report_and_predictions(model: AnomalySegmenter, tmp_path: Path) -> None:
+    data = heldout_scenes(3, model.input_size)
+    report = evaluate(model, data, tmp_path, EvalOptions(dump_predictions=True, overlays=2, progress=False), 0.0)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(metrics["pixel"]) == set(score_names(model)) == set(SCORE_NAMES) - {"gmm_density"}
+    for name in ("metrics.json", "report.md", "pr.png", "roc.png"):
+        assert (tmp_path / name).is_file(), name
+    assert len(list((tmp_path / "overlays").glob("*.png"))) == 2
+    assert "| llr |" in (tmp_path / "report.md").read_text()
+
+    files = prediction_files([tmp_path / "predictions"])
+    assert len(files) == 3
+    predictions = [load_prediction(f) for f in files]
+    scores = np.concatenate([p.anomaly_score.ravel() for p in predictions])
+    gt = np.concatenate([p.anomaly_gt.ravel() for p in predictions])
+    valid = gt != 255
+    expected = average_precision_score(gt[valid], scores[valid])
+    assert report.ap("llr") == pytest.approx(expected, rel=1e-6)
+    assert metrics["pixel"]["llr"]["anomaly_px"] == int((gt == 1).sum())
+    assert metrics["segments"][0]["threshold"] == 0.0
+
+
+def test_sliding_window_with_one_window_equals_full_frame(model: AnomalySegmenter) -> None:
+    images = torch.from_numpy(heldout_scenes(1, model.input_size)[0].image[None])
+    size = model.input_size
+    full = logits_at(model, images, size, "full")
+    sliding = logits_at(model, images, size, "sliding")
+    for a, b in zip(full, sliding):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_markdown_table_formats_rows() -> None:
+    table = markdown_table(["score", "AP %"], [["llr", 91.234], ["max_softmax", 12.0]])
+    assert table.splitlines() == ["| score | AP % |", "|:---|---:|", "| llr | 91.23 |", "| max_softmax | 12.00 |"]

@@ -1,0 +1,105 @@
+"""``python -m training evaluate``: all anomaly scores of a checkpoint on a dataset, with plots and a report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torch.utils.data import Dataset
+
+    from training.datasets.base import Sample
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``evaluate``."""
+    parser.add_argument("--checkpoint", type=Path, required=True, help="model .safetensors (config inside)")
+    parser.add_argument(
+        "--config", type=Path, default=None, help="model config YAML; must match the checkpoint's (optional check)"
+    )
+    parser.add_argument(
+        "--dataset",
+        required=True,
+        help="lost_and_found, fishyscapes_laf, road_anomaly, smiyc_anomaly, smiyc_obstacle (aliases laf, fs_laf, "
+        "ra21, ro21) or synthetic_heldout (generated scenes with unseen obstacle kinds; --root unused)",
+    )
+    parser.add_argument("--root", type=Path, default=None, help="dataset root folder")
+    parser.add_argument("--split", default=None, help="dataset split (default: its evaluation split)")
+    parser.add_argument("--mode", choices=("full", "sliding"), default="full", help="full frame or sliding window")
+    parser.add_argument("--out", type=Path, required=True, help="report folder")
+    parser.add_argument("--dump-predictions", action="store_true", help="write OUT/predictions/*.npz for fit-meta")
+    parser.add_argument(
+        "--segment-thresholds",
+        type=float,
+        nargs="+",
+        default=None,
+        help="LLR thresholds for segment metrics (default: the checkpoint's validation threshold at 95%% TPR)",
+    )
+    parser.add_argument("--min-area-px", type=int, default=0, help="segments smaller than this are removed")
+    parser.add_argument("--meta", type=Path, default=None, help="meta-classifier JSON to evaluate segments with")
+    parser.add_argument("--overlays", type=int, default=8, help="number of example overlay PNGs")
+    parser.add_argument("--max-images", type=int, default=None, help="evaluate only the first N images")
+    parser.add_argument("--synthetic-n", type=int, default=64, help="scenes for --dataset synthetic_heldout")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate and print the per-score AP table and where the report is."""
+    import torch
+
+    from anomaly_seg.errors import ConfigError
+    from anomaly_seg.network import ModelConfig, load_checkpoint
+    from anomaly_seg.network.checkpoint import read_checkpoint_metadata
+    from anomaly_seg.segments import MetaClassifier
+    from training.evaluate import EvalOptions, evaluate
+
+    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
+    if device == "auto":
+        device = "cpu"
+    model, config = load_checkpoint(args.checkpoint, device)
+    _, extra = read_checkpoint_metadata(args.checkpoint)
+    if args.config is not None and ModelConfig.from_yaml(args.config).to_dict() | {"name": config.name} != (
+        config.to_dict()
+    ):
+        raise ConfigError(f"--config {args.config} does not describe the network stored in {args.checkpoint}")
+    dataset = build_eval_dataset(args.dataset, args.root, args.split, config.input.size, args.synthetic_n)
+    options = EvalOptions(
+        mode=args.mode,
+        segment_thresholds=args.segment_thresholds,
+        min_area_px=args.min_area_px,
+        meta=MetaClassifier.load(args.meta) if args.meta else None,
+        dump_predictions=args.dump_predictions,
+        overlays=args.overlays,
+        max_images=args.max_images,
+        title=args.dataset,
+        extra={"dataset": args.dataset, "checkpoint": str(args.checkpoint)},
+    )
+    threshold = extra.get("score_threshold")
+    report = evaluate(model, dataset, args.out, options, float(threshold) if threshold is not None else None)
+    for name, m in report.metrics["pixel"].items():
+        print(f"{name:12s} AP {_pct(m['ap'])}  FPR95 {_pct(m['fpr95'])}  AUROC {_pct(m['auroc'])}")
+    images = report.metrics["images"]
+    print(f"evaluate: {images} images of {args.dataset}; LLR AP {_pct(report.ap())}; report in {args.out}")
+    return 0
+
+
+def _pct(v: float | None) -> str:
+    return "  n/a" if v is None or v != v else f"{100 * v:5.1f}"
+
+
+def build_eval_dataset(
+    name: str, root: Path | None, split: str | None, size: tuple[int, int], n: int
+) -> Dataset[Sample]:
+    """Registry dataset ``name`` at ``root``, or ``synthetic_heldout`` scenes of ``size`` with unseen obstacle kinds."""
+    from anomaly_seg.errors import DatasetError
+
+    if name == "synthetic_heldout":
+        from training.smoke import heldout_scenes
+
+        return heldout_scenes(n, size)
+    if root is None:
+        raise DatasetError(f"--root is required for dataset {name!r}")
+    from training.datasets import build_anomaly_dataset
+
+    return build_anomaly_dataset(name, root, split)

@@ -1,0 +1,272 @@
+"""Evaluation of a trained model on an anomaly dataset: every score side by side, streaming pixel metrics, segment
+metrics, mIoU where trainIds exist, and the report files (``metrics.json``, ``report.md``, PR/ROC PNGs, overlays,
+optionally per-frame prediction ``.npz`` files for ``python -m training fit-meta``).
+
+Modes: ``full`` (the image is resized to the network size, logits upsampled to the label size; the real-time
+default) and ``sliding`` (windows of the network size over the original image, logits averaged; the accuracy mode).
+Scores and metrics are computed at the label resolution.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from anomaly_seg.metrics.pixel import MeanIoU, PixelAnomalyMetrics
+from anomaly_seg.network import AnomalySegmenter
+from anomaly_seg.network.heads import GMMHead
+from anomaly_seg.network.scores import SCORE_NAMES, compute_score, uncertainty_maps
+from anomaly_seg.segments import MetaClassifier, SegmentParams
+from training.datasets.base import Sample, collate_samples
+
+MODES = ("full", "sliding")
+PRIMARY_SCORE = "llr"
+
+
+def score_names(model: AnomalySegmenter) -> tuple[str, ...]:
+    """All scores that apply to ``model`` (the GMM density only with a GMM inlier head)."""
+    return tuple(s for s in SCORE_NAMES if s != "gmm_density" or isinstance(model.head, GMMHead))
+
+
+@torch.no_grad()
+def logits_at(
+    model: AnomalySegmenter, images: Tensor, size: tuple[int, int], mode: str = "full"
+) -> tuple[Tensor, Tensor]:
+    """Class and UEM logits of uint8 ``images`` [B, h, w, 3] upsampled (bilinear) to ``size``.
+
+    ``full``: ``images`` must already be at the network size. ``sliding``: windows of the network size over them.
+    """
+    if mode == "sliding":
+        from anomaly_seg.network.sliding import SlidingWindowSegmenter
+
+        seg = SlidingWindowSegmenter(model, (images.shape[1], images.shape[2])).to(images.device)
+        class_logits, uem_logits = seg.stitched_logits(images)
+    else:
+        class_logits, uem_logits = model.logits(model.normalize(images))
+    if tuple(class_logits.shape[-2:]) != tuple(size):
+        class_logits = F.interpolate(class_logits, size=size, mode="bilinear", align_corners=False)
+    if tuple(uem_logits.shape[-2:]) != tuple(size):
+        uem_logits = F.interpolate(uem_logits, size=size, mode="bilinear", align_corners=False)
+    return class_logits.float(), uem_logits.float()
+
+
+def _device(model: AnomalySegmenter) -> torch.device:
+    return next(model.parameters()).device
+
+
+def validate_model(
+    model: AnomalySegmenter, dataset: Dataset[Sample], stage: int, batch_size: int = 4
+) -> dict[str, float]:
+    """Model-selection metrics: ``miou`` (+ pixel accuracy) in stage 1; LLR ``ap``, ``fpr95``, ``auroc`` and the
+    LLR ``score_threshold`` at 95 % TPR in stage 2. Leaves the model in eval mode."""
+    model.eval()
+    device = _device(model)
+    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate_samples)
+    miou = MeanIoU(model.num_classes)
+    pixel = PixelAnomalyMetrics()
+    for batch in loader:
+        key = "train_ids" if stage == 1 else "anomaly"
+        size = (batch[key].shape[1], batch[key].shape[2])
+        class_logits, uem_logits = logits_at(model, batch["image"].to(device), size)
+        if stage == 1:
+            miou.update(class_logits.argmax(1).cpu().numpy(), batch["train_ids"].numpy())
+        else:
+            pixel.update(compute_score(PRIMARY_SCORE, class_logits, uem_logits).cpu().numpy(), batch["anomaly"].numpy())
+    if stage == 1:
+        r = miou.compute()
+        return {"miou": float(r.miou), "pixel_accuracy": float(r.pixel_accuracy)}
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = pixel.compute()
+        threshold = pixel.threshold_at_tpr(0.95)
+    out = {"ap": p.ap, "fpr95": p.fpr95, "auroc": p.auroc}
+    if math.isfinite(threshold):
+        out["score_threshold"] = threshold
+    return {k: float(v) for k, v in out.items()}
+
+
+@dataclass
+class EvalOptions:
+    """What :func:`evaluate` computes and writes."""
+
+    mode: str = "full"
+    segment_thresholds: Sequence[float] | None = None  # None: the checkpoint's score_threshold, else 0
+    min_area_px: int = 0
+    meta: MetaClassifier | None = None
+    dump_predictions: bool = False
+    overlays: int = 8
+    max_images: int | None = None
+    progress: bool = True
+    title: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EvalReport:
+    """What :func:`evaluate` measured and where it wrote it."""
+
+    metrics: dict[str, Any]
+    out_dir: Path
+    files: list[Path]
+
+    def ap(self, score: str = PRIMARY_SCORE) -> float:
+        """Pixel AP of ``score``."""
+        return float(self.metrics["pixel"][score]["ap"])
+
+
+def _to_network_size(sample: Sample, size: tuple[int, int]) -> Sample:
+    from training.trainers.data import resize_image
+
+    return Sample(resize_image(sample.image, size), sample.name, sample.train_ids, sample.anomaly)
+
+
+@torch.no_grad()
+def evaluate(
+    model: AnomalySegmenter,
+    dataset: Dataset[Sample],
+    out_dir: str | Path,
+    options: EvalOptions | None = None,
+    score_threshold: float | None = None,
+) -> EvalReport:
+    """Evaluate every score of ``model`` on ``dataset`` (samples with an ``anomaly`` target, one image at a time).
+
+    ``score_threshold`` is the LLR threshold for segments and overlays (e.g. the checkpoint's validation one).
+    """
+    from tqdm import tqdm
+
+    from anomaly_seg.evaluation import pixel_metrics_table, save_curves, save_overlay
+    from anomaly_seg.metrics.segments import SegmentMetrics
+    from anomaly_seg.metrics.segments import render_markdown as segment_table
+
+    opts = options or EvalOptions()
+    if opts.mode not in MODES:
+        from anomaly_seg.errors import ConfigError
+
+        raise ConfigError(f"--mode: {opts.mode!r} is not one of {', '.join(MODES)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    device = _device(model)
+    names = score_names(model)
+    pixel = {name: PixelAnomalyMetrics() for name in names}
+    miou = MeanIoU(model.num_classes)
+    has_train_ids = False
+    threshold = score_threshold if score_threshold is not None else 0.0
+    thresholds = list(opts.segment_thresholds) if opts.segment_thresholds else [threshold]
+    segments = SegmentMetrics(
+        thresholds, SegmentParams(threshold=thresholds[0], min_area_px=opts.min_area_px), opts.meta
+    )
+    n = len(dataset)  # type: ignore[arg-type]
+    if opts.max_images is not None:
+        n = min(n, opts.max_images)
+    overlay_every = max(1, n // max(opts.overlays, 1))
+    files: list[Path] = []
+    for i in tqdm(range(n), desc="evaluate", unit="img", disable=not opts.progress):
+        sample = dataset[i]
+        if sample.anomaly is None:
+            from anomaly_seg.errors import DatasetError
+
+            raise DatasetError(f"{sample.name}: sample has no anomaly ground truth")
+        gt = sample.anomaly
+        net_sample = _to_network_size(sample, model.input_size) if opts.mode == "full" else sample
+        images = torch.from_numpy(net_sample.image[None]).to(device)
+        class_logits, uem_logits = logits_at(model, images, gt.shape, opts.mode)
+        scores = {name: compute_score(name, class_logits, uem_logits)[0].cpu().numpy() for name in names}
+        for name in names:
+            pixel[name].update(scores[name], gt)
+        semantic = class_logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
+        uncertainty = uncertainty_maps(class_logits)[0].cpu().numpy()
+        llr = scores[PRIMARY_SCORE].astype(np.float32)
+        segments.update(llr, semantic, gt, uncertainty)
+        if sample.train_ids is not None:
+            has_train_ids = True
+            miou.update(semantic, sample.train_ids)
+        if opts.dump_predictions:
+            from training.fit_meta import Prediction, save_prediction
+
+            save_prediction(out / "predictions" / f"{i:06d}.npz", Prediction(semantic, llr, uncertainty, gt))
+        if opts.overlays and i % overlay_every == 0 and i // overlay_every < opts.overlays:
+            files.append(save_overlay(out / "overlays" / f"{i:06d}.png", sample.image, semantic, llr, threshold, gt))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = {name: m.compute() for name, m in pixel.items()}
+        curves = {name: m.curves() for name, m in pixel.items()}
+    seg_results = segments.compute()
+    metrics: dict[str, Any] = {
+        "images": n,
+        "mode": opts.mode,
+        "score_threshold": threshold,
+        "pixel": {
+            name: {
+                "ap": r.ap,
+                "fpr95": r.fpr95,
+                "auroc": r.auroc,
+                "anomaly_px": r.n_positive,
+                "inlier_px": r.n_negative,
+            }
+            for name, r in results.items()
+        },
+        "segments": [
+            {
+                "threshold": r.threshold,
+                "meta": r.meta,
+                "tp": r.counts.tp,
+                "fp": r.counts.fp,
+                "fn": r.counts.fn,
+                "f1": r.counts.f1,
+                "road_miss_rate": r.road_miss_rate,
+            }
+            for r in seg_results
+        ],
+        **opts.extra,
+    }
+    if has_train_ids:
+        iou = miou.compute()
+        metrics["miou"] = float(iou.miou)
+    files.append(out / "metrics.json")
+    (out / "metrics.json").write_text(json.dumps(_finite(metrics), indent=1), encoding="utf-8")
+    pr, roc = save_curves(out / "pr.png", out / "roc.png", curves, results, opts.title)
+    files += [pr, roc]
+    lines = [
+        f"# Evaluation {opts.title}".rstrip(),
+        "",
+        f"{n} images, {opts.mode} mode; scores at label resolution; void pixels ignored.",
+        "",
+        "## Pixel metrics",
+        "",
+        pixel_metrics_table(results),
+        f"## Obstacle segments (LLR >= threshold{', with meta classifier' if opts.meta else ''})",
+        "",
+        segment_table(seg_results),
+    ]
+    if has_train_ids:
+        lines += [f"Inlier mIoU: {100 * metrics['miou']:.2f} %", ""]
+    lines += ["![PR](pr.png) ![ROC](roc.png)", ""]
+    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+    files.append(out / "report.md")
+    return EvalReport(metrics, out, files)
+
+
+def _finite(value: Any) -> Any:
+    """JSON-safe copy: NaN / inf become None."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
