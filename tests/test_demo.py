@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,18 +16,13 @@ FRAMES = 6
 
 
 @pytest.fixture(scope="module")
-def demo_model_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+def demo_model_dir(request: pytest.FixtureRequest) -> Path | None:
     """The session's smoke run (``smoke_run_dir`` in tests/conftest.py) when there is one; else the demo trains."""
     try:
         smoke = Path(request.getfixturevalue("smoke_run_dir"))
     except pytest.FixtureLookupError:
         return None
-    # a copy: the demo adds model.onnx next to the checkpoint
-    target = tmp_path_factory.mktemp("smoke_copy")
-    for name in ("model.safetensors", "meta.json"):
-        if (smoke / name).is_file():
-            shutil.copy(smoke / name, target / name)
-    return target
+    return smoke
 
 
 def test_demo_runs_end_to_end(tmp_path: Path, demo_model_dir: Path | None, capsys: pytest.CaptureFixture[str]) -> None:

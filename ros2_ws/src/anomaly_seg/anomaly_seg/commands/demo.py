@@ -120,6 +120,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"demo: reusing the model in {model_dir}")
     onnx_path = model_dir / "model.onnx"
+    if args.model_dir is not None and not onnx_path.is_file():
+        # never write into the user's folder: export next to the demo outputs, keyed by the checkpoint
+        key = hashlib.sha256(checkpoint.read_bytes()).hexdigest()[:16]
+        onnx_path = out / "model" / f"export-{key}" / "model.onnx"
     if not onnx_path.is_file():
         assert root is not None
         _run([sys.executable, "-m", "training", "export", "--checkpoint", str(checkpoint), "--out", str(onnx_path)],
