@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from anomaly_seg.engines.base import EngineOutputs
+from anomaly_seg.pipeline import Timings
 from anomaly_seg.ros import core
 from anomaly_seg.ros import messages as rm
 from anomaly_seg.ros.params import NodeParams
@@ -65,6 +66,8 @@ def camera_frame(height: int, width: int) -> np.ndarray:
     files = sorted(SAMPLE.glob("*.png")) if SAMPLE.is_dir() else []
     if files:
         bgr = cv2.imread(str(files[0]), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise SystemExit(f"cannot read {files[0]}")
         return cv2.cvtColor(cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
     rng = np.random.default_rng(1)
     return cv2.GaussianBlur(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), (9, 9), 3)
@@ -88,7 +91,7 @@ def main() -> None:
     factory = rm.rosbags_factory()
     params = NodeParams.from_dict({}, check_files=False)
     wanted = set(core.OUTPUT_TYPES) - core.OPTIONAL_TOPICS
-    rows = []
+    rows: list[tuple[str, str, np.ndarray, Timings | None]] = []
     for width, height in ((2048, 1024), (1280, 720)):
         rgb = camera_frame(height, width)
         header = rm.make_header(factory, 1, 0, "camera")

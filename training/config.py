@@ -16,10 +16,9 @@ from typing import Any
 
 import yaml
 
-from anomaly_seg.errors import ConfigError
-
 # The model config's validating dict reader is reused so both configs report errors the same way.
-from anomaly_seg.network.config import _from_dict, _to_plain
+from anomaly_seg.config_schema import dataclass_from_dict, dataclass_to_dict
+from anomaly_seg.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ("synthetic", "cityscapes")
@@ -210,7 +209,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Build and validate from a nested dict (unknown keys and wrong types raise :class:`ConfigError`)."""
-        config: TrainConfig = _from_dict(cls, data, "")
+        config: TrainConfig = dataclass_from_dict(cls, data)
         return config
 
     @classmethod
@@ -235,7 +234,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict that :meth:`from_dict` reads back."""
-        return _to_plain(dataclasses.asdict(self))  # type: ignore[no-any-return]
+        return dataclass_to_dict(self)
 
     def replace(self, **changes: Any) -> TrainConfig:
         """Copy with top-level fields replaced (validated again)."""

@@ -5,14 +5,13 @@ Every problem raises :class:`~anomaly_seg.errors.ConfigError` whose message name
 
 from __future__ import annotations
 
-import dataclasses
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union, cast, get_args, get_origin, get_type_hints
+from typing import Any
 
 import yaml
 
+from anomaly_seg.config_schema import dataclass_from_dict, dataclass_to_dict
 from anomaly_seg.errors import ConfigError
 from anomaly_seg.labels import NUM_CLASSES
 from anomaly_seg.network.dinov2 import BACKBONES, PATCH_SIZE, canonical_backbone_name
@@ -169,7 +168,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         """Build and validate from a nested dict (unknown keys and wrong types raise :class:`ConfigError`)."""
-        config: ModelConfig = _from_dict(cls, data, "")
+        config: ModelConfig = dataclass_from_dict(cls, data)
         return config
 
     @classmethod
@@ -192,60 +191,4 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists) that :meth:`from_dict` reads back."""
-        return _to_plain(dataclasses.asdict(self))  # type: ignore[no-any-return]
-
-
-def _to_plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _to_plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_to_plain(v) for v in value]
-    return value
-
-
-def _from_dict(cls: type[Any], data: Any, prefix: str) -> Any:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {type(data).__name__}")
-    hints = get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ConfigError(f"{prefix}{unknown[0]}: unknown key (expected one of {', '.join(names)})")
-    kwargs = {name: _convert(data[name], hints[name], f"{prefix}{name}") for name in names if name in data}
-    return cls(**kwargs)
-
-
-def _convert(value: Any, tp: Any, key: str) -> Any:
-    origin, args = get_origin(tp), get_args(tp)
-    if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _convert(value, inner, key)
-    if dataclasses.is_dataclass(tp):
-        return _from_dict(cast(type[Any], tp), {} if value is None else value, f"{key}.")
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise ConfigError(f"{key}: expected {len(args)} values, got {list(value)}")
-        return tuple(_convert(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
-        return value
-    raise ConfigError(f"{key}: unsupported type {tp}")
+        return dataclass_to_dict(self)
