@@ -1,0 +1,53 @@
+"""The benchmark scripts run end to end in CI (few repeats) and print the tables and summary lines they promise.
+
+Speed itself is never asserted here (shared CI cores); the recorded numbers live in BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_script(name: str, *args: str, timeout: float = 600) -> list[str]:
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [line for line in proc.stdout.splitlines() if line.strip()]
+
+
+def test_postprocess_prints_stage_table_naive_speedup_and_ratio_last() -> None:
+    lines = run_script("postprocess.py", "--repeats", "3", "--naive-repeats", "1")
+    text = "\n".join(lines)
+    for stage in ("components at network size", "features at network size", "message packing", "total"):
+        assert stage in text
+    speedup = re.search(r"speed-up of features: (\d+)x", text)
+    assert speedup and int(speedup.group(1)) > 1
+    last = re.fullmatch(r"postprocess/resize ratio: (\d+\.\d+)", lines[-1])
+    assert last and float(last.group(1)) > 0
+
+
+def test_node_core_times_every_input_kind() -> None:
+    text = "\n".join(run_script("node_core.py", "--frames", "3"))
+    for case in ("2048x1024", "1280x720", "rgb8", "bgr8", "jpeg"):
+        assert case in text
+    assert re.search(r"reference: 1 x cv2.resize", text)
+
+
+@pytest.mark.slow
+def test_engines_reports_ort_vs_torch_ratio_for_tiny() -> None:
+    text = "\n".join(run_script("engines.py", "--configs", "tiny", "--runs", "2", "--threads", "1"))
+    assert "onnxruntime" in text.lower() and "torch" in text.lower()
+    assert re.search(r"\d+(\.\d+)?x", text), text
