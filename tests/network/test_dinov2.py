@@ -205,3 +205,22 @@ def test_input_sides_must_be_multiples_of_the_patch() -> None:
         model.get_intermediate_layers(torch.zeros(1, 3, 30, 28))
     with pytest.raises(ConfigError, match=r"input\.size"):
         build_backbone("vit_tiny", img_size=(30, 28))
+
+
+@pytest.mark.parametrize("stem", ["patch", "conv"])
+def test_vit_tiny_patch_size_and_stem_set_the_token_grid(stem: str) -> None:
+    model = build_backbone("vit_tiny", img_size=(112, 224), patch_size=8, stem=stem).eval()
+    assert model.patch_size == 8 and model.grid_size == (14, 28)
+    (tokens,) = model.get_intermediate_layers(torch.zeros(2, 3, 112, 224), 1, reshape=True)
+    assert tokens.shape == (2, 96, 14, 28)
+    with pytest.raises(ValueError, match="multiples of 8"):
+        model.get_intermediate_layers(torch.zeros(1, 3, 112, 228))
+
+
+def test_official_backbones_keep_14_px_patches_and_the_patchify_stem() -> None:
+    with pytest.raises(ConfigError, match=r"backbone\.patch_size"):
+        build_backbone("vits14", img_size=(112, 224), patch_size=8)
+    with pytest.raises(ConfigError, match=r"backbone\.stem"):
+        build_backbone("vits14", img_size=(112, 224), stem="conv")
+    with pytest.raises(ConfigError, match="power-of-two"):
+        build_backbone("vit_tiny", img_size=(112, 224), patch_size=7, stem="conv")

@@ -46,6 +46,13 @@ def test_default_blocks_follow_the_reference() -> None:
         ({"backbone": {"name": "resnet50"}}, "backbone.name: unknown backbone"),
         ({"backbone": {"name": "vits14", "blocks": [1, 4, 8, 12]}}, "backbone.blocks"),
         ({"backbone": {"frozen": "yes"}}, "backbone.frozen: expected true or false"),
+        ({"backbone": {"name": "vits14", "patch_size": 8}}, "backbone.patch_size: vits14 is an official"),
+        ({"backbone": {"name": "vitb14", "stem": "conv"}}, "backbone.stem: vitb14 is an official"),
+        ({"backbone": {"name": "vit_tiny", "stem": "resnet"}}, "backbone.stem: 'resnet' is not one of"),
+        (
+            {"backbone": {"name": "vit_tiny", "patch_size": 8}, "input": {"size": [112, 228]}},
+            "input.size: [112, 228] must be positive multiples of the patch size 8",
+        ),
         ({"sliding": {"stride": [600, 140]}}, "sliding.stride"),
         ({"extra": 1}, "extra: unknown key"),
     ],

@@ -14,7 +14,7 @@ import yaml
 from anomaly_seg.config_schema import dataclass_from_dict, dataclass_to_dict
 from anomaly_seg.errors import ConfigError
 from anomaly_seg.labels import NUM_CLASSES
-from anomaly_seg.network.dinov2 import BACKBONES, PATCH_SIZE, canonical_backbone_name
+from anomaly_seg.network.dinov2 import BACKBONES, PATCH_SIZE, STEMS, canonical_backbone_name
 from anomaly_seg.network.fpn import NORMS
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -28,9 +28,9 @@ def default_blocks(depth: int) -> tuple[int, ...]:
     return tuple(round(b * (depth - 1) / 11) for b in REFERENCE_BLOCKS_12)
 
 
-def _check_size(key: str, size: tuple[int, int]) -> None:
-    if size[0] <= 0 or size[1] <= 0 or size[0] % PATCH_SIZE or size[1] % PATCH_SIZE:
-        raise ConfigError(f"{key}: {list(size)} must be positive multiples of the patch size {PATCH_SIZE}")
+def _check_size(key: str, size: tuple[int, int], patch: int) -> None:
+    if size[0] <= 0 or size[1] <= 0 or size[0] % patch or size[1] % patch:
+        raise ConfigError(f"{key}: {list(size)} must be positive multiples of the patch size {patch}")
 
 
 def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
@@ -45,19 +45,41 @@ def _check_positive(key: str, value: float | None) -> None:
 
 @dataclass(frozen=True)
 class BackboneConfig:
-    """DINOv2 backbone; ``weights`` is an official ``.pth`` (None: random init, e.g. ``vit_tiny``)."""
+    """DINOv2 backbone; ``weights`` is an official ``.pth`` (None: random init, e.g. ``vit_tiny``).
+
+    ``patch_size`` (None: 14) and ``stem`` (``patch`` | ``conv``) may differ from DINOv2's only for non-official
+    backbones: ``vit_tiny`` trained from scratch at a small input size needs a finer token grid than 14 px patches
+    give, and learns faster with a convolutional stem.
+    """
 
     name: str = "vits14"
     weights: str | None = None
     frozen: bool = True
     blocks: tuple[int, ...] | None = None  # FPN input blocks, 0-based, after the final norm
+    patch_size: int | None = None
+    stem: str = "patch"
 
     def __post_init__(self) -> None:
-        canonical_backbone_name(self.name)
+        spec = BACKBONES[canonical_backbone_name(self.name)]
+        _check_choice("backbone.stem", self.stem, STEMS)
+        if spec.official and self.stem != "patch":
+            raise ConfigError(f"backbone.stem: {self.name} is an official DINOv2 backbone (patch stem only)")
+        if self.patch_size is not None:
+            _check_positive("backbone.patch_size", self.patch_size)
+            if spec.official and self.patch_size != PATCH_SIZE:
+                raise ConfigError(
+                    f"backbone.patch_size: {self.name} is an official DINOv2 backbone with {PATCH_SIZE} px patches, "
+                    f"got {self.patch_size}"
+                )
         if self.blocks is not None:
             depth = BACKBONES[canonical_backbone_name(self.name)].depth
             if len(self.blocks) != 4 or not all(0 <= b < depth for b in self.blocks):
                 raise ConfigError(f"backbone.blocks: need 4 block indices in [0, {depth}), got {list(self.blocks)}")
+
+    @property
+    def patch(self) -> int:
+        """The effective patch size in pixels."""
+        return self.patch_size or BACKBONES[canonical_backbone_name(self.name)].patch_size
 
     @property
     def fpn_blocks(self) -> tuple[int, ...]:
@@ -67,14 +89,18 @@ class BackboneConfig:
 
 @dataclass(frozen=True)
 class InputConfig:
-    """Fixed network input size (height, width) and the normalisation applied inside the network."""
+    """Fixed network input size (height, width) and the normalisation applied inside the network.
+
+    The sides must be multiples of the backbone's patch size (checked by :class:`ModelConfig`).
+    """
 
     size: tuple[int, int] = (518, 1036)
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
 
     def __post_init__(self) -> None:
-        _check_size("input.size", self.size)
+        if min(self.size) <= 0:
+            raise ConfigError(f"input.size: {list(self.size)} must be positive multiples of the patch size")
         if min(self.std) <= 0:
             raise ConfigError(f"input.std: must be > 0, got {list(self.std)}")
 
@@ -156,6 +182,7 @@ class ModelConfig:
     sliding: SlidingConfig = field(default_factory=SlidingConfig)
 
     def __post_init__(self) -> None:
+        _check_size("input.size", self.input.size, self.backbone.patch)
         if self.sliding.stride[0] > self.input.size[0] or self.sliding.stride[1] > self.input.size[1]:
             stride, window = list(self.sliding.stride), list(self.input.size)
             raise ConfigError(f"sliding.stride: {stride} larger than the window (input.size) {window}")

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from anomaly_seg.errors import ConfigError, ModelFileError
 
 PATCH_SIZE = 14
+STEMS = ("patch", "conv")
 LAYER_NORM_EPS = 1e-6
 
 
@@ -36,8 +37,9 @@ class BackboneSpec:
     num_heads: int
     ffn_layer: str = "mlp"  # "mlp" or "swiglufused"
     num_register_tokens: int = 0
-    pretrain_size: int = 518  # pos_embed covers a (pretrain_size / 14)^2 grid
+    pretrain_size: int = 518  # pos_embed covers a (pretrain_size / patch_size)^2 grid
     official: bool = True
+    patch_size: int = PATCH_SIZE  # default; only non-official backbones may be built with another one
 
 
 def _official(dim: int, depth: int, heads: int, ffn: str = "mlp", reg: int = 0) -> BackboneSpec:
@@ -67,7 +69,7 @@ def canonical_backbone_name(name: str) -> str:
 
 
 class PatchEmbed(nn.Module):
-    """Non-overlapping 14x14 patches -> tokens ``[B, N, D]``."""
+    """Non-overlapping ``patch_size`` x ``patch_size`` patches -> tokens ``[B, N, D]``."""
 
     def __init__(self, embed_dim: int, patch_size: int = PATCH_SIZE, in_chans: int = 3) -> None:
         super().__init__()
@@ -75,6 +77,30 @@ class PatchEmbed(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         patches: Tensor = self.proj(x)
+        return patches.flatten(2).transpose(1, 2)
+
+
+class ConvStem(nn.Module):
+    """Convolutional stem in place of the single patchify conv (Xiao et al., "Early convolutions help transformers
+    see better"): ``log2(patch_size)`` stride-2 3x3 conv + GroupNorm + GELU stages, then a 1x1 projection to the
+    token width. Only for non-official backbones trained from scratch (it learns much faster on little data)."""
+
+    def __init__(self, embed_dim: int, patch_size: int, in_chans: int = 3) -> None:
+        super().__init__()
+        stages = patch_size.bit_length() - 1
+        if patch_size < 2 or 1 << stages != patch_size:
+            raise ConfigError(f"backbone.stem: a conv stem needs a power-of-two patch size, got {patch_size}")
+        layers: list[nn.Module] = []
+        cin = in_chans
+        for i in range(stages):
+            cout = max(16, embed_dim >> (stages - 1 - i))
+            layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False), nn.GroupNorm(8, cout), nn.GELU()]
+            cin = cout
+        self.stem = nn.Sequential(*layers)
+        self.proj = nn.Conv2d(cin, embed_dim, kernel_size=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        patches: Tensor = self.proj(self.stem(x))
         return patches.flatten(2).transpose(1, 2)
 
 
@@ -184,29 +210,44 @@ class DinoVisionTransformer(nn.Module):
     """DINOv2 ViT with the official parameter names and ``get_intermediate_layers`` API.
 
     ``img_size`` is the fixed network input ``(height, width)``; its positional embeddings are precomputed.
+    ``patch_size`` (None: the spec's, 14) and ``stem`` (``patch``: one patchify conv as in DINOv2, ``conv``:
+    :class:`ConvStem`) may differ from the official ones only for non-official backbones such as ``vit_tiny``.
     """
 
-    def __init__(self, spec: BackboneSpec, img_size: tuple[int, int] = (518, 518)) -> None:
+    def __init__(
+        self,
+        spec: BackboneSpec,
+        img_size: tuple[int, int] = (518, 518),
+        patch_size: int | None = None,
+        stem: str = "patch",
+    ) -> None:
         super().__init__()
-        if img_size[0] % PATCH_SIZE or img_size[1] % PATCH_SIZE:
-            raise ConfigError(f"input.size: {img_size} is not a multiple of the patch size {PATCH_SIZE}")
+        patch = patch_size or spec.patch_size
+        if spec.official and patch != PATCH_SIZE:
+            raise ConfigError(
+                f"backbone.patch_size: official DINOv2 backbones use {PATCH_SIZE} px patches, got {patch}"
+            )
+        if stem not in STEMS or (spec.official and stem != "patch"):
+            raise ConfigError(f"backbone.stem: {stem!r} is not available (official backbones: patch; others: {STEMS})")
+        if img_size[0] % patch or img_size[1] % patch:
+            raise ConfigError(f"input.size: {img_size} is not a multiple of the patch size {patch}")
         self.spec = spec
         self.embed_dim = spec.embed_dim
-        self.patch_size = PATCH_SIZE
+        self.patch_size = patch
         self.num_register_tokens = spec.num_register_tokens
         self.interpolate_antialias = spec.num_register_tokens > 0
         self.interpolate_offset = 0.0 if spec.num_register_tokens > 0 else 0.1
         self.img_size = img_size
-        self.grid_size = (img_size[0] // PATCH_SIZE, img_size[1] // PATCH_SIZE)
+        self.grid_size = (img_size[0] // patch, img_size[1] // patch)
         dim = spec.embed_dim
-        pretrain_grid = spec.pretrain_size // PATCH_SIZE
+        pretrain_grid = spec.pretrain_size // patch
 
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, pretrain_grid * pretrain_grid + 1, dim))
         if spec.num_register_tokens:
             self.register_tokens = nn.Parameter(torch.zeros(1, spec.num_register_tokens, dim))
         self.mask_token = nn.Parameter(torch.zeros(1, dim))
-        self.patch_embed = PatchEmbed(dim)
+        self.patch_embed: nn.Module = ConvStem(dim, patch) if stem == "conv" else PatchEmbed(dim, patch)
         self.blocks = nn.ModuleList(Block(dim, spec.num_heads, spec.ffn_layer) for _ in range(spec.depth))
         self.norm = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
         self.head = nn.Identity()
@@ -336,9 +377,12 @@ class DinoVisionTransformer(nn.Module):
         return self.head(out)  # type: ignore[no-any-return]
 
 
-def build_backbone(name: str, img_size: tuple[int, int] = (518, 518)) -> DinoVisionTransformer:
-    """Backbone ``name`` (``vits14``, ``vitb14_reg4``, ``dinov2_vitg14``, ``vit_tiny`` ...) for ``img_size`` inputs."""
-    return DinoVisionTransformer(BACKBONES[canonical_backbone_name(name)], img_size)
+def build_backbone(
+    name: str, img_size: tuple[int, int] = (518, 518), patch_size: int | None = None, stem: str = "patch"
+) -> DinoVisionTransformer:
+    """Backbone ``name`` (``vits14``, ``vitb14_reg4``, ``dinov2_vitg14``, ``vit_tiny`` ...) for ``img_size`` inputs;
+    ``patch_size`` and ``stem`` change the tokeniser of a non-official backbone."""
+    return DinoVisionTransformer(BACKBONES[canonical_backbone_name(name)], img_size, patch_size, stem)
 
 
 def load_backbone_weights(model: DinoVisionTransformer, path: str | Path) -> None:

@@ -1,6 +1,6 @@
 """FPN pixel decoder on four ViT blocks: a simple feature pyramid (x4, x2, x1, x1/2 of the patch grid) fused top-down.
 
-Output: ``[B, C, 4h, 4w]`` for a patch grid ``h x w`` (stride 3.5 px for 14 px patches, about 1/4 of the input).
+Output: ``[B, C, 4h, 4w]`` for a patch grid ``h x w`` (stride patch/4: 3.5 px for 14 px patches).
 Only export-friendly ops: ConvTranspose for up-sampling the pyramid, strided conv for down-sampling, nearest
 resize in the top-down path, GroupNorm or BatchNorm (BatchNorm folds into the convolutions in TensorRT).
 """

@@ -59,7 +59,12 @@ class AnomalySegmenter(nn.Module):
         super().__init__()
         self.config = config
         self.input_size = config.input.size
-        self.backbone: DinoVisionTransformer = build_backbone(config.backbone.name, img_size=config.input.size)
+        self.backbone: DinoVisionTransformer = build_backbone(
+            config.backbone.name,
+            img_size=config.input.size,
+            patch_size=config.backbone.patch_size,
+            stem=config.backbone.stem,
+        )
         dim = self.backbone.embed_dim
         self.fpn_blocks = config.backbone.fpn_blocks
         self.uem_block = self.backbone.depth - 1
@@ -130,7 +135,7 @@ class AnomalySegmenter(nn.Module):
         return self.head(self.decoder(maps)), self.uem(tokens, grid)
 
     def raw(self, images: Tensor) -> RawOutputs:
-        """uint8 ``[B, H, W, 3]`` (sides multiples of 14) -> :class:`RawOutputs` at feature resolution."""
+        """uint8 ``[B, H, W, 3]`` (sides multiples of the patch size) -> :class:`RawOutputs` at feature resolution."""
         maps, tokens, grid = self._features(self.normalize(images))
         features = self.decoder(maps)
         out = RawOutputs(class_logits=torch.empty(0), uem_logits=torch.empty(0), llr=torch.empty(0))
