@@ -195,12 +195,21 @@ class Trainer:
         return lr
 
     def validate(self) -> dict[str, float]:
-        """Validation metrics of the current model (rank 0 only; ``{}`` elsewhere)."""
+        """Validation metrics of the current model (rank 0 only; ``{}`` elsewhere). Stage 2 adds the suggested
+        ``score_threshold`` (pixel-F1-optimal, see :mod:`training.trainers.threshold`) and keeps the 95 %-TPR one
+        as ``score_threshold_tpr95``."""
         if not self.dist.is_main:
             return {}
         from training.evaluate import validate_model
 
-        metrics = validate_model(self.model, self.val_set, self.config.stage, self.config.data.val_batch_size)
+        batch = self.config.data.val_batch_size
+        metrics = validate_model(self.model, self.val_set, self.config.stage, batch)
+        if self.config.stage == 2:
+            from training.trainers.threshold import suggested_threshold
+
+            if "score_threshold" in metrics:
+                metrics["score_threshold_tpr95"] = metrics.pop("score_threshold")
+            metrics.update(suggested_threshold(self.model, self.val_set, batch))
         self.model.train()
         return metrics
 
