@@ -81,3 +81,41 @@ def check_outputs(outputs: EngineOutputs, engine: str) -> EngineOutputs:
             bad = int(values.size - np.count_nonzero(np.isfinite(values)))
             raise EngineError(f"{engine}: output '{name}' has {bad} non-finite values (NaN/Inf)")
     return outputs
+
+
+class EngineBase:
+    """What every backend shares: the fixed input size, batch size and metadata, the input checks before and the
+    NaN/Inf check after :meth:`_run`, and :meth:`warmup`. A backend sets ``_size``, ``_batch``, ``_metadata`` and
+    ``_check_finite`` in its constructor and implements :attr:`name` and :meth:`_run`."""
+
+    _size: tuple[int, int]
+    _batch: int
+    _metadata: dict[str, str]
+    _check_finite: bool
+
+    @property
+    def name(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self._size
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return dict(self._metadata)
+
+    def _run(self, images: np.ndarray) -> EngineOutputs:
+        """The backend's inference on already checked uint8 ``[B, H, W, 3]`` images."""
+        raise NotImplementedError
+
+    def infer(self, images: np.ndarray) -> EngineOutputs:
+        outputs = self._run(check_images(images, self._batch, self._size, self.name))
+        return check_outputs(outputs, self.name) if self._check_finite else outputs
+
+    def warmup(self) -> None:
+        self.infer(np.zeros((self._batch, *self._size, 3), np.uint8))

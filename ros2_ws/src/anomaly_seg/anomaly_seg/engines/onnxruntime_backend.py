@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from anomaly_seg.engines.base import INPUT_NAME, OUTPUT_NAMES, EngineOutputs
-from anomaly_seg.engines.contract import TensorSpec, check_images, check_outputs, validate_io
+from anomaly_seg.engines.contract import EngineBase, TensorSpec, validate_io
 from anomaly_seg.engines.metadata import read_onnx_props
 from anomaly_seg.errors import EngineError, ModelFileError
 
@@ -40,7 +40,7 @@ def _spec(arg: Any, source: str) -> TensorSpec:
     return TensorSpec(arg.name, np.dtype(dtype), shape)
 
 
-class OnnxRuntimeEngine:
+class OnnxRuntimeEngine(EngineBase):
     """An :class:`~anomaly_seg.engines.base.Engine` running an exported ONNX model with ONNX Runtime.
 
     ``intra_op_threads`` = 0 lets ONNX Runtime use one thread per physical core. I/O names, dtypes and
@@ -85,30 +85,13 @@ class OnnxRuntimeEngine:
         return f"onnxruntime:{self._provider}"
 
     @property
-    def input_size(self) -> tuple[int, int]:
-        return self._size
-
-    @property
-    def batch_size(self) -> int:
-        return self._batch
-
-    @property
-    def metadata(self) -> dict[str, str]:
-        return dict(self._metadata)
-
-    @property
     def providers(self) -> list[str]:
         """Providers the session actually uses."""
         return list(self._session.get_providers())
 
-    def infer(self, images: np.ndarray) -> EngineOutputs:
-        images = check_images(images, self._batch, self._size, self.name)
+    def _run(self, images: np.ndarray) -> EngineOutputs:
         try:
             semantic, score, uncertainty = self._session.run(list(OUTPUT_NAMES), {INPUT_NAME: images})
         except Exception as exc:
             raise EngineError(f"{self.name}: inference failed: {exc}") from exc
-        outputs = EngineOutputs(semantic, score, uncertainty)
-        return check_outputs(outputs, self.name) if self._check_finite else outputs
-
-    def warmup(self) -> None:
-        self.infer(np.zeros((self._batch, *self._size, 3), np.uint8))
+        return EngineOutputs(semantic, score, uncertainty)

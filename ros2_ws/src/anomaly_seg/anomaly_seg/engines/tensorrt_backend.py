@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from anomaly_seg.engines.base import INPUT_NAME, OUTPUT_NAMES, EngineOutputs
-from anomaly_seg.engines.contract import TensorSpec, check_images, check_outputs, validate_io
+from anomaly_seg.engines.contract import EngineBase, TensorSpec, validate_io
 from anomaly_seg.engines.cuda_memory import CudaApi, cuda_api, pinned_array
 from anomaly_seg.engines.engine_cache import (
     PRECISIONS,
@@ -198,7 +198,7 @@ def _fp_tail(fp: EngineFingerprint) -> tuple[str, tuple[int, int], int, str]:
     return fp.precision, fp.input_size, fp.batch_size, fp.onnx_sha256
 
 
-class TensorRTEngine:
+class TensorRTEngine(EngineBase):
     """An :class:`~anomaly_seg.engines.base.Engine` running a serialised TensorRT engine."""
 
     def __init__(self, engine_path: str | Path, cuda: str = "auto", check_finite: bool = True) -> None:
@@ -256,20 +256,7 @@ class TensorRTEngine:
     def name(self) -> str:
         return f"tensorrt:{self._precision}"
 
-    @property
-    def input_size(self) -> tuple[int, int]:
-        return self._size
-
-    @property
-    def batch_size(self) -> int:
-        return self._batch
-
-    @property
-    def metadata(self) -> dict[str, str]:
-        return dict(self._metadata)
-
-    def infer(self, images: np.ndarray) -> EngineOutputs:
-        images = check_images(images, self._batch, self._size, self.name)
+    def _run(self, images: np.ndarray) -> EngineOutputs:
         host_in = self._host[INPUT_NAME]
         np.copyto(host_in, images)
         self._api.h2d(self._device[INPUT_NAME], self._host_ptr[INPUT_NAME], host_in.nbytes, self._stream)
@@ -279,11 +266,7 @@ class TensorRTEngine:
             self._api.d2h(self._host_ptr[name], self._device[name], self._host[name].nbytes, self._stream)
         self._api.sync(self._stream)
         # copies: the pinned buffers are overwritten by the next call
-        outputs = EngineOutputs(*(self._host[n].copy() for n in OUTPUT_NAMES))
-        return check_outputs(outputs, self.name) if self._check_finite else outputs
-
-    def warmup(self) -> None:
-        self.infer(np.zeros((self._batch, *self._size, 3), np.uint8))
+        return EngineOutputs(*(self._host[n].copy() for n in OUTPUT_NAMES))
 
     def close(self) -> None:
         """Free device and pinned host buffers (also done at garbage collection)."""

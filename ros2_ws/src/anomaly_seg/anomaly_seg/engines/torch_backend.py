@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from anomaly_seg.engines.base import EngineOutputs
-from anomaly_seg.engines.contract import check_images, check_outputs
+from anomaly_seg.engines.contract import EngineBase
 from anomaly_seg.errors import ConfigError, EngineError, ModelFileError
 
 if TYPE_CHECKING:
     import torch
 
 
-class TorchEngine:
+class TorchEngine(EngineBase):
     """An :class:`~anomaly_seg.engines.base.Engine` around an eager ``AnomalySegmenter``.
 
     ``model(images)`` must take uint8 ``[B, H, W, 3]`` and return ``(semantic, anomaly_score, uncertainty)``.
@@ -82,37 +82,20 @@ class TorchEngine:
         return f"torch:{self._device.type}:{self._precision}"
 
     @property
-    def input_size(self) -> tuple[int, int]:
-        return self._size
-
-    @property
-    def batch_size(self) -> int:
-        return self._batch
-
-    @property
-    def metadata(self) -> dict[str, str]:
-        return dict(self._metadata)
-
-    @property
     def model(self) -> torch.nn.Module:
         return self._model
 
-    def infer(self, images: np.ndarray) -> EngineOutputs:
+    def _run(self, images: np.ndarray) -> EngineOutputs:
         import torch
 
-        images = check_images(images, self._batch, self._size, self.name)
         x = torch.from_numpy(images).to(self._device)
         try:
             with torch.inference_mode(), torch.autocast(self._device.type, torch.float16, self._precision == "fp16"):
                 semantic, score, uncertainty = self._model(x)
         except RuntimeError as exc:
             raise EngineError(f"{self.name}: inference failed: {exc}") from exc
-        outputs = EngineOutputs(
+        return EngineOutputs(
             semantic.to(torch.uint8).cpu().numpy(),
             score.float().cpu().numpy(),
             uncertainty.float().cpu().numpy(),
         )
-        return check_outputs(outputs, self.name) if self._check_finite else outputs
-
-    def warmup(self) -> None:
-        self.infer(np.zeros((self._batch, *self._size, 3), np.uint8))
