@@ -120,13 +120,26 @@ def augment(
     return image, out
 
 
-def worker_rng(seed: int) -> np.random.Generator:
-    """Generator for the current DataLoader worker: ``seed`` in the main process, ``[seed, worker seed]`` in a
-    worker, so workers (and epochs, whose worker seeds torch draws anew) never repeat each other's draws."""
-    from torch.utils.data import get_worker_info
+class WorkerRng:
+    """A generator per DataLoader worker: ``seed`` in the main process, ``[seed, worker seed]`` in a worker, so
+    workers (and epochs, whose worker seeds torch draws anew) never repeat each other's draws. Re-created when the
+    owning transform lands in a new worker."""
 
-    info = get_worker_info()
-    return np.random.default_rng(seed if info is None else [seed, info.seed])
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._rng: np.random.Generator | None = None
+        self._worker_key: object = None
+
+    def get(self) -> np.random.Generator:
+        """This process's generator."""
+        from torch.utils.data import get_worker_info
+
+        info = get_worker_info()
+        key = None if info is None else (info.id, info.seed)
+        if self._rng is None or key != self._worker_key:
+            self._rng = np.random.default_rng(self.seed if info is None else [self.seed, info.seed])
+            self._worker_key = key
+        return self._rng
 
 
 class Augment:
@@ -135,19 +148,12 @@ class Augment:
     def __init__(self, params: AugmentParams | None = None, seed: int = 0) -> None:
         self.params = params or AugmentParams()
         self.seed = seed
-        self._rng: np.random.Generator | None = None
-        self._worker_key: object = None
+        self._rng = WorkerRng(seed)
 
     @property
     def rng(self) -> np.random.Generator:
-        """This process's generator, (re)created when the transform lands in a new DataLoader worker."""
-        from torch.utils.data import get_worker_info
-
-        info = get_worker_info()
-        key = None if info is None else (info.id, info.seed)
-        if self._rng is None or key != self._worker_key:
-            self._rng, self._worker_key = worker_rng(self.seed), key
-        return self._rng
+        """This process's generator (see :class:`WorkerRng`)."""
+        return self._rng.get()
 
     def __call__(self, sample: Sample) -> Sample:
         present = [t for t in (sample.train_ids, sample.anomaly) if t is not None]

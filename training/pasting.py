@@ -17,7 +17,7 @@ import numpy as np
 
 from anomaly_seg.errors import ConfigError
 from anomaly_seg.labels import VOID
-from training.augment import worker_rng
+from training.augment import WorkerRng
 from training.datasets.base import Sample
 from training.datasets.coco import CocoOutliers
 
@@ -170,19 +170,12 @@ class OutlierPaster:
         self.source = source
         self.params = params or PasteParams()
         self.seed = seed
-        self._rng: np.random.Generator | None = None
-        self._worker_key: object = None
+        self._rng = WorkerRng(seed + 1)
 
     @property
     def rng(self) -> np.random.Generator:
-        """This process's generator, (re)created when the transform lands in a new DataLoader worker."""
-        from torch.utils.data import get_worker_info
-
-        info = get_worker_info()
-        key = None if info is None else (info.id, info.seed)
-        if self._rng is None or key != self._worker_key:
-            self._rng, self._worker_key = worker_rng(self.seed + 1), key
-        return self._rng
+        """This process's generator (see :class:`~training.augment.WorkerRng`)."""
+        return self._rng.get()
 
     def paste(self, sample: Sample, rng: np.random.Generator) -> PasteResult:
         """Maybe paste (probability ``params.probability``), reporting where."""
