@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 # The model config's validating dict reader is reused so both configs report errors the same way.
-from anomaly_seg.config_schema import dataclass_from_dict, dataclass_to_dict
+from anomaly_seg.config_schema import dataclass_from_dict, dataclass_to_dict, read_yaml_mapping
 from anomaly_seg.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -216,14 +216,7 @@ class TrainConfig:
     def from_yaml(cls, path: str | Path, overrides: Sequence[str] = ()) -> TrainConfig:
         """Load a recipe and apply ``key.sub=value`` overrides (values parsed as YAML); errors name file and key."""
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read training config: {exc}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a mapping at the top level")
+        data = read_yaml_mapping(path, "training config")
         data = apply_overrides(data, overrides)
         if isinstance(data.get("model"), str):
             data["model"] = str(resolve_path(data["model"], path.parent))

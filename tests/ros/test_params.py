@@ -111,7 +111,7 @@ def test_yaml_sections_for_the_node_override_the_wildcard(tmp_path: Path) -> Non
         ("- a\n- b\n", "mapping"),
         ("/**:\n  params: {}\n", "ros__parameters"),
         ("other_node:\n  ros__parameters: {a: 1}\n", "no 'ros__parameters' section"),
-        ("/**: [unclosed\n", "cannot read"),
+        ("/**: [unclosed\n", "invalid YAML"),
         ("/**:\n  ros__parameters:\n    output: {resolution: full}\n", "output.resolution"),
     ],
 )

@@ -8,9 +8,31 @@ from __future__ import annotations
 
 import dataclasses
 import types
+from pathlib import Path
 from typing import Any, Union, cast, get_args, get_origin, get_type_hints
 
+import yaml
+
 from anomaly_seg.errors import ConfigError
+
+
+def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    """The top-level mapping of YAML file ``path`` (an empty file gives ``{}``); :class:`ConfigError` naming the file
+    when it cannot be read, is not YAML or is not a mapping. ``what`` names the file's role in messages."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level of the {what}")
+    return data
 
 
 def dataclass_to_dict(obj: Any) -> dict[str, Any]:

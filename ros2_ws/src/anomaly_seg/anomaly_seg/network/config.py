@@ -9,9 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from anomaly_seg.config_schema import dataclass_from_dict, dataclass_to_dict
+from anomaly_seg.config_schema import dataclass_from_dict, dataclass_to_dict, read_yaml_mapping
 from anomaly_seg.errors import ConfigError
 from anomaly_seg.labels import NUM_CLASSES
 from anomaly_seg.network.dinov2 import BACKBONES, PATCH_SIZE, STEMS, canonical_backbone_name
@@ -202,14 +200,7 @@ class ModelConfig:
     def from_yaml(cls, path: str | Path) -> ModelConfig:
         """Load ``path`` (YAML); errors name the file and the key."""
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read model config: {exc}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a mapping at the top level")
+        data = read_yaml_mapping(path, "model config")
         data.setdefault("name", path.stem)
         try:
             return cls.from_dict(data)

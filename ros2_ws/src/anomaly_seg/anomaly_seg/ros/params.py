@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
-
+from anomaly_seg.config_schema import read_yaml_mapping
 from anomaly_seg.errors import ConfigError
 
 ParamValue = bool | int | float | str
@@ -255,14 +254,7 @@ class NodeParams:
 def read_ros_params_file(path: str | Path, *, node_name: str | None = None) -> dict[str, Any]:
     """Flat ``{dotted.name: value}`` of the sections of a ROS 2 parameter file that apply to ``node_name``."""
     path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"parameter file not found: {path}") from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read parameter file {path}: {exc}") from None
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: expected a mapping of node names to 'ros__parameters'")
+    doc = read_yaml_mapping(path, "ROS parameter file (node names -> ros__parameters)")
     wanted = {"/**", "**"}
     if node_name:
         wanted |= {node_name, node_name.lstrip("/"), "/" + node_name.lstrip("/"), node_name.rsplit("/", 1)[-1]}
