@@ -55,11 +55,11 @@ def test_forward_equals_upsampled_raw_logits_then_argmax_and_llr() -> None:
         raw = model.raw(x)
     cls = F.interpolate(raw.class_logits, size=(112, 224), mode="bilinear", align_corners=False)
     uem = F.interpolate(raw.uem_logits, size=(112, 224), mode="bilinear", align_corners=False)
-    assert raw.class_logits.shape == (2, 19, 32, 64) and raw.uem_logits.shape == (2, 2, 8, 16)
+    assert raw.class_logits.shape == (2, 19, 56, 112) and raw.uem_logits.shape == (2, 2, 14, 28)  # 8 px patches
     assert torch.equal(semantic, cls.argmax(1).to(torch.uint8))
     torch.testing.assert_close(score, scores.llr(cls, uem))
     torch.testing.assert_close(uncertainty, scores.uncertainty_maps(cls))
-    uem_at_logits = F.interpolate(raw.uem_logits, size=(32, 64), mode="bilinear", align_corners=False)
+    uem_at_logits = F.interpolate(raw.uem_logits, size=(56, 112), mode="bilinear", align_corners=False)
     torch.testing.assert_close(raw.llr, scores.llr(raw.class_logits, uem_at_logits))
 
 

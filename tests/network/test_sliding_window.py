@@ -117,7 +117,7 @@ def test_padding_keeps_the_image_content_in_place(model: AnomalySegmenter) -> No
 def test_tiny_model_at_real_window_and_camera_sizes() -> None:
     torch.manual_seed(0)
     config = ModelConfig.from_yaml(TINY)
-    config = replace(config, input=InputConfig(size=(518, 1036)))
+    config = replace(config, input=InputConfig(size=(520, 1040)))  # about 518x1036 in multiples of the 8 px patch
     model = build_model(config).eval()
     segmenter = SlidingWindowSegmenter(model, (1024, 2048), stride=(506, 1012))
     with torch.no_grad():
