@@ -4,7 +4,9 @@ optionally per-frame prediction ``.npz`` files for ``python -m training fit-meta
 
 Modes: ``full`` (the image is resized to the network size, logits upsampled to the label size; the real-time
 default) and ``sliding`` (windows of the network size over the original image, logits averaged; the accuracy mode).
-Scores and metrics are computed at the label resolution.
+Scores and metrics are computed at the label resolution. The LLR's pixel and segment metrics go through
+:class:`anomaly_seg.evaluation.accumulator.FrameAccumulator`, the accumulation ``anomaly-seg evaluate`` uses on a
+replayed bag, so both report identical numbers on identical predictions.
 """
 
 from __future__ import annotations
@@ -147,7 +149,7 @@ def evaluate(
     from tqdm import tqdm
 
     from anomaly_seg.evaluation import pixel_metrics_table, save_curves, save_overlay
-    from anomaly_seg.metrics.segments import SegmentMetrics
+    from anomaly_seg.evaluation.accumulator import FrameAccumulator, pixel_row, resolve_thresholds
     from anomaly_seg.metrics.segments import render_markdown as segment_table
 
     opts = options or EvalOptions()
@@ -160,14 +162,15 @@ def evaluate(
     model.eval()
     device = _device(model)
     names = score_names(model)
-    pixel = {name: PixelAnomalyMetrics() for name in names}
     miou = MeanIoU(model.num_classes)
     has_train_ids = False
     threshold = score_threshold if score_threshold is not None else 0.0
-    thresholds = list(opts.segment_thresholds) if opts.segment_thresholds else [threshold]
-    segments = SegmentMetrics(
+    thresholds = resolve_thresholds(opts.segment_thresholds, threshold)
+    primary = FrameAccumulator(
         thresholds, SegmentParams(threshold=thresholds[0], min_area_px=opts.min_area_px), opts.meta
     )
+    # the LLR's pixel metrics are the accumulator's; the baselines only get pixel metrics
+    pixel = {name: primary.pixel if name == PRIMARY_SCORE else PixelAnomalyMetrics() for name in names}
     n = len(dataset)  # type: ignore[arg-type]
     if opts.max_images is not None:
         n = min(n, opts.max_images)
@@ -185,11 +188,12 @@ def evaluate(
         class_logits, uem_logits = logits_at(model, images, gt.shape, opts.mode)
         scores = {name: compute_score(name, class_logits, uem_logits)[0].cpu().numpy() for name in names}
         for name in names:
-            pixel[name].update(scores[name], gt)
+            if name != PRIMARY_SCORE:
+                pixel[name].update(scores[name], gt)
         semantic = class_logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
         uncertainty = uncertainty_maps(class_logits)[0].cpu().numpy()
         llr = scores[PRIMARY_SCORE].astype(np.float32)
-        segments.update(llr, semantic, gt, uncertainty)
+        primary.add(llr, semantic, gt, uncertainty)
         if sample.train_ids is not None:
             has_train_ids = True
             miou.update(semantic, sample.train_ids)
@@ -205,33 +209,13 @@ def evaluate(
         warnings.simplefilter("ignore")
         results = {name: m.compute() for name, m in pixel.items()}
         curves = {name: m.curves() for name, m in pixel.items()}
-    seg_results = segments.compute()
+    seg_results = primary.segment_results()
     metrics: dict[str, Any] = {
         "images": n,
         "mode": opts.mode,
         "score_threshold": threshold,
-        "pixel": {
-            name: {
-                "ap": r.ap,
-                "fpr95": r.fpr95,
-                "auroc": r.auroc,
-                "anomaly_px": r.n_positive,
-                "inlier_px": r.n_negative,
-            }
-            for name, r in results.items()
-        },
-        "segments": [
-            {
-                "threshold": r.threshold,
-                "meta": r.meta,
-                "tp": r.counts.tp,
-                "fp": r.counts.fp,
-                "fn": r.counts.fn,
-                "f1": r.counts.f1,
-                "road_miss_rate": r.road_miss_rate,
-            }
-            for r in seg_results
-        ],
+        "pixel": {name: pixel_row(r) for name, r in results.items()},
+        "segments": primary.segment_rows("rescored"),
         **opts.extra,
     }
     if has_train_ids:

@@ -2,12 +2,12 @@
 
 :class:`StampMatcher` pairs the ground-truth image of a stamp with the node's outputs of the same stamp, holding a
 bounded number of incomplete frames. :class:`ReplayEvaluator` accumulates, per matched frame, the dataset-level
-pixel metrics (:class:`~anomaly_seg.metrics.pixel.PixelAnomalyMetrics`, void ignored), segment metrics of the
-score re-thresholded without meta classifier (:class:`~anomaly_seg.metrics.segments.SegmentMetrics`, the same
-call as ``python -m training evaluate``) and of the segments the node published (meta classifier applied when the
-node ran one), latency percentiles, and a few thumbnails for the contact sheet. State is bounded whatever the
-length of the bag (except 8 bytes per frame of latency samples). ``anomaly-seg evaluate`` and the live
-``anomaly_seg_eval`` node both feed this class and write the same report.
+pixel metrics (void ignored) and segment metrics of the score re-thresholded without meta classifier through
+:class:`~anomaly_seg.evaluation.accumulator.FrameAccumulator` (the accumulation ``python -m training evaluate``
+uses, so both give identical numbers on identical predictions), segment counts of the segments the node published
+(meta classifier applied when the node ran one), latency percentiles, and a few thumbnails for the contact
+sheet. State is bounded whatever the length of the bag (except 8 bytes per frame of latency samples).
+``anomaly-seg evaluate`` and the live ``anomaly_seg_eval`` node both feed this class and write the same report.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from typing import Any, Final
 import cv2
 import numpy as np
 
-from anomaly_seg.metrics.pixel import PixelAnomalyMetrics
-from anomaly_seg.metrics.segments import SegmentCounts, SegmentMetrics, match_segments
+from anomaly_seg.evaluation.accumulator import FrameAccumulator, pixel_row, resolve_thresholds, segment_row
+from anomaly_seg.metrics.pixel import PixelAnomalyMetrics, PixelMetricsResult
+from anomaly_seg.metrics.segments import SegmentCounts, match_segments
 from anomaly_seg.pipeline.result import Obstacles
 from anomaly_seg.ros.overlay import render_overlay
 from anomaly_seg.segments import SegmentParams, Segments
@@ -37,9 +38,13 @@ THUMB_WIDTH: Final = 384
 
 @dataclass(frozen=True)
 class EvalSettings:
-    """What the evaluator computes. ``threshold=None``: the node's (from its LabelInfo), else 0."""
+    """What the evaluator computes. ``threshold=None``: the node's (from its LabelInfo), else 0.
+
+    ``segment_thresholds``: thresholds the score is re-segmented at (``rescored`` rows); empty: ``threshold``.
+    """
 
     threshold: float | None = None
+    segment_thresholds: tuple[float, ...] = ()
     min_area_px: int = 0
     max_segments: int = 64
     region: tuple[int, ...] | None = None
@@ -192,9 +197,9 @@ class ReplayEvaluator:
 
     def __init__(self, settings: EvalSettings | None = None) -> None:
         self.settings = settings or EvalSettings()
-        self.pixel = PixelAnomalyMetrics()
         self.threshold: float | None = self.settings.threshold
-        self._segments: SegmentMetrics | None = None
+        self._accumulator: FrameAccumulator | None = None
+        self._no_frames = PixelAnomalyMetrics()
         self._published = _Published()
         self._road_total = 0
         self.latency: dict[str, list[float]] = {}
@@ -204,10 +209,15 @@ class ReplayEvaluator:
         self.sheet = EvenSampler(self.settings.sheet_frames)
         self.source = ""
 
+    @property
+    def pixel(self) -> PixelAnomalyMetrics:
+        """Pixel metrics of the score over the frames so far."""
+        return self._no_frames if self._accumulator is None else self._accumulator.pixel
+
     # ------------------------------------------------------------------ inputs
     def set_node_threshold(self, threshold: float) -> None:
         """The node's anomaly threshold (from its LabelInfo); used unless the settings fix one."""
-        if self.settings.threshold is None and self._segments is None:
+        if self.settings.threshold is None and self._accumulator is None:
             self.threshold = float(threshold)
 
     def add_latency(self, name: str, value_ms: float) -> None:
@@ -218,20 +228,21 @@ class ReplayEvaluator:
         """Key/values of the node's latest DiagnosticStatus (backend, counters, meta classifier...)."""
         self.node_values = dict(values)
 
-    def _segment_metrics(self) -> SegmentMetrics:
-        if self._segments is None:
+    def _frame_accumulator(self) -> FrameAccumulator:
+        """Created at the first frame, once the node's threshold (latched LabelInfo) is known."""
+        if self._accumulator is None:
             s = self.settings
-            threshold = 0.0 if self.threshold is None else self.threshold
-            self.threshold = threshold
+            self.threshold = 0.0 if self.threshold is None else self.threshold
+            thresholds = resolve_thresholds(s.segment_thresholds, self.threshold)
             params = SegmentParams(
-                threshold=threshold,
+                threshold=thresholds[0],
                 min_area_px=s.min_area_px,
                 max_segments=s.max_segments,
                 region=s.region,
                 region_dilation_px=s.region_dilation_px,
             )
-            self._segments = SegmentMetrics([threshold], params)
-        return self._segments
+            self._accumulator = FrameAccumulator(thresholds, params)
+        return self._accumulator
 
     def add_frame(self, frame: FrameOutputs) -> None:
         """One matched frame: pixel and segment metrics at the ground-truth size (outputs resized if needed)."""
@@ -243,9 +254,7 @@ class ReplayEvaluator:
             self.resized_frames += 1
         score = _fit(np.asarray(frame.score, np.float32), shape, cv2.INTER_LINEAR)
         semantic = _fit(np.asarray(frame.semantic, np.uint8), shape, cv2.INTER_NEAREST)
-        segments = self._segment_metrics()
-        self.pixel.update(score, gt)
-        segments.update(score, semantic, gt)
+        self._frame_accumulator().add(score, semantic, gt)
         road = gt == 0
         self._road_total += int(road.sum())
         published = None
@@ -291,21 +300,24 @@ class ReplayEvaluator:
         return thumb
 
     # ------------------------------------------------------------------ results
-    def metrics(self, matcher: StampMatcher | None = None) -> dict[str, Any]:
-        """Everything measured, as a JSON-ready dict (NaN where undefined)."""
+    def _pixel_result(self) -> PixelMetricsResult:
+        if self._accumulator is not None:
+            return self._accumulator.pixel_result()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            r = self.pixel.compute()
+            return self._no_frames.compute()
+
+    def metrics(self, matcher: StampMatcher | None = None) -> dict[str, Any]:
+        """Everything measured, as a JSON-ready dict (NaN where undefined)."""
         rows: list[dict[str, Any]] = []
-        if self._segments is not None:
-            for s in self._segments.compute():
-                rows.append(_segment_row(s.threshold, False, "rescored", s.counts, s.road_miss_rate))
+        if self._accumulator is not None:
+            rows += self._accumulator.segment_rows("rescored")
         if self._published.frames:
             meta = self.node_values.get("meta_classifier", "none") not in ("none", "")
             p = self._published
             miss = p.road_marked / self._road_total if self._road_total else 0.0
             threshold = 0.0 if self.threshold is None else self.threshold
-            rows.append(_segment_row(threshold, meta, "published", p.counts, miss))
+            rows.append(segment_row(threshold, meta, "published", p.counts, miss))
         out: dict[str, Any] = {
             "source": self.source,
             "frames": {
@@ -315,15 +327,7 @@ class ReplayEvaluator:
                 "outputs_resized_to_ground_truth": self.resized_frames,
             },
             "score_threshold": self.threshold,
-            "pixel": {
-                SCORE_NAME: {
-                    "ap": r.ap,
-                    "fpr95": r.fpr95,
-                    "auroc": r.auroc,
-                    "anomaly_px": r.n_positive,
-                    "inlier_px": r.n_negative,
-                }
-            },
+            "pixel": {SCORE_NAME: pixel_row(self._pixel_result())},
             "segments": rows,
             "latency_ms": {name: _percentiles(v) for name, v in sorted(self.latency.items())},
             "node": self.node_values,
@@ -341,9 +345,7 @@ class ReplayEvaluator:
         metrics = self.metrics(matcher)
         files = [out / "metrics.json"]
         files[0].write_text(json.dumps(metrics, indent=1), encoding="utf-8")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = self.pixel.compute()
+        result = self._pixel_result()
         if self.pixel.num_bins and result.n_positive and result.n_negative:
             files += list(save_curves(out / "pr.png", out / "roc.png", {SCORE_NAME: self.pixel.curves()},
                                       {SCORE_NAME: result}, title))  # fmt: skip
@@ -363,17 +365,18 @@ class ReplayEvaluator:
             "## Pixel metrics",
             "",
             pixel_metrics_table({SCORE_NAME: result}),
-            f"## Obstacle segments (score >= {metrics['score_threshold']})",
+            "## Obstacle segments (score >= threshold)",
             "",
             "`rescored`: 8-connected components of the thresholded score, no meta classifier (as "
             "`python -m training evaluate`). `published`: the segments the node published (after its meta "
             "classifier when `meta` is yes). TP: overlaps a ground-truth obstacle; FN: obstacle hit by no segment.",
             "",
             markdown_table(
-                ["segments", "meta", "TP", "FP", "FN", "precision", "recall", "F1", "road miss rate %"],
+                ["segments", "threshold", "meta", "TP", "FP", "FN", "precision", "recall", "F1", "road miss rate %"],
                 [
                     [
                         r["source"],
+                        f"{r['threshold']:g}",
                         "yes" if r["meta"] else "no",
                         r["tp"],
                         r["fp"],
@@ -385,7 +388,7 @@ class ReplayEvaluator:
                     ]
                     for r in metrics["segments"]
                 ],
-                "llrrrrrrr",
+                "lrlrrrrrrr",
             ),
         ]
         if metrics["latency_ms"]:
@@ -413,23 +416,6 @@ class ReplayEvaluator:
         tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % columns)
         rows = [np.concatenate(tiles[i : i + columns], axis=1) for i in range(0, len(tiles), columns)]
         return np.concatenate(rows, axis=0)
-
-
-def _segment_row(threshold: float, meta: bool, source: str, c: SegmentCounts, miss: float) -> dict[str, Any]:
-    return {
-        "threshold": threshold,
-        "meta": meta,
-        "source": source,
-        "tp": c.tp,
-        "fp": c.fp,
-        "fn": c.fn,
-        "ignored": c.ignored,
-        "gt_objects": c.gt_objects,
-        "precision": c.precision,
-        "recall": c.recall,
-        "f1": c.f1,
-        "road_miss_rate": miss,
-    }
 
 
 #: topic suffix under the node's namespace -> how the evaluator uses it
