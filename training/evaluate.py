@@ -149,7 +149,7 @@ def evaluate(
     from tqdm import tqdm
 
     from anomaly_seg.evaluation import pixel_metrics_table, save_curves, save_overlay
-    from anomaly_seg.evaluation.accumulator import FrameAccumulator, pixel_row, resolve_thresholds
+    from anomaly_seg.evaluation.accumulator import FrameAccumulator, as_float32, pixel_row, resolve_thresholds
     from anomaly_seg.metrics.segments import render_markdown as segment_table
 
     opts = options or EvalOptions()
@@ -164,7 +164,7 @@ def evaluate(
     names = score_names(model)
     miou = MeanIoU(model.num_classes)
     has_train_ids = False
-    threshold = score_threshold if score_threshold is not None else 0.0
+    threshold = as_float32(score_threshold if score_threshold is not None else 0.0)  # as the node's LabelInfo
     thresholds = resolve_thresholds(opts.segment_thresholds, threshold)
     primary = FrameAccumulator(
         thresholds, SegmentParams(threshold=thresholds[0], min_area_px=opts.min_area_px), opts.meta

@@ -48,3 +48,14 @@ def test_shapes_must_match_and_thresholds_resolve_like_both_clis() -> None:
     assert resolve_thresholds(None, None) == [0.0]
     assert resolve_thresholds((), 0.5) == [0.5]
     assert resolve_thresholds([1, 2], 0.5) == [1.0, 2.0]
+
+
+def test_thresholds_are_the_float32_values_scores_are_compared_with() -> None:
+    """0.7 is not a float32; the float32 score 0.69999999 (= float32(0.7)) counts as >= 0.7, as the node sees it."""
+    score, semantic, gt = hand_made_frame()
+    score[8:11, 10:13] = np.float32(0.7)
+    acc = FrameAccumulator([0.7])
+    acc.add(score, semantic, gt)
+    (row,) = acc.segment_rows()
+    assert acc.thresholds == [float(np.float32(0.7))] == [row["threshold"]] and row["threshold"] < 0.7
+    assert (row["tp"], row["fn"]) == (2, 0)

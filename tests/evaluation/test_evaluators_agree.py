@@ -84,13 +84,13 @@ def model() -> AnomalySegmenter:
     return build_model(ModelConfig.from_yaml(REPO_ROOT / "models" / "configs" / "tiny.yaml")).eval()
 
 
-def _float32_quantiles(model: AnomalySegmenter, data: FishyscapesLaF, q: list[float]) -> list[float]:
-    """Thresholds inside this model's LLR range (exact float32 values, as the node's LabelInfo carries them)."""
+def _llr_quantiles(model: AnomalySegmenter, data: FishyscapesLaF, q: list[float]) -> list[float]:
+    """Thresholds inside this model's LLR range (float64: the node's LabelInfo rounds them to float32)."""
     llr = []
     for i in range(len(data)):
         image = torch.from_numpy(data[i].image[None])
         llr.append(compute_score(PRIMARY_SCORE, *logits_at(model, image, model.input_size)).numpy().ravel())
-    return [float(np.float32(v)) for v in np.quantile(np.concatenate(llr), q)]
+    return [float(v) for v in np.quantile(np.concatenate(llr).astype(np.float64), q)]
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -102,7 +102,7 @@ def test_training_and_bag_evaluators_agree_on_the_same_predictions(model: Anomal
     root = tmp_path / "fs_laf"
     write_fishyscapes_layout(root, FRAMES, height=height, width=width, seed=7, n_obstacles=(2, 4))
     data = FishyscapesLaF(root)
-    thresholds = _float32_quantiles(model, data, [0.5, 0.9, 0.97, 0.995])
+    thresholds = _llr_quantiles(model, data, [0.5, 0.9, 0.97, 0.995])
     node_threshold = thresholds[2]
 
     # training evaluator, with prediction dump
@@ -135,7 +135,9 @@ def test_training_and_bag_evaluators_agree_on_the_same_predictions(model: Anomal
         "outputs_without_ground_truth": 0,
         "outputs_resized_to_ground_truth": 0,
     }
-    assert train["score_threshold"] == bag["score_threshold"] == node_threshold
+    applied = [float(np.float32(t)) for t in thresholds]  # what a float32 score is compared with, in both
+    assert applied != thresholds  # the float64 thresholds are not float32 values: rounding is exercised
+    assert train["score_threshold"] == bag["score_threshold"] == applied[2]
 
     train_px, bag_px = train["pixel"][PRIMARY_SCORE], bag["pixel"][PRIMARY_SCORE]
     assert (train_px["anomaly_px"], train_px["inlier_px"]) == (bag_px["anomaly_px"], bag_px["inlier_px"])
@@ -144,14 +146,14 @@ def test_training_and_bag_evaluators_agree_on_the_same_predictions(model: Anomal
         assert _close(train_px[key], bag_px[key]), (key, train_px[key], bag_px[key])
 
     rescored = [r for r in bag["segments"] if r["source"] == "rescored"]
-    assert [r["threshold"] for r in train["segments"]] == [r["threshold"] for r in rescored] == thresholds
+    assert [r["threshold"] for r in train["segments"]] == [r["threshold"] for r in rescored] == applied
     for t_row, b_row in zip(train["segments"], rescored, strict=True):
         assert [t_row[k] for k in COUNTS] == [b_row[k] for k in COUNTS], (t_row, b_row)
         assert _close(t_row["road_miss_rate"], b_row["road_miss_rate"]) and _close(t_row["f1"], b_row["f1"])
     assert sum(r["tp"] + r["fp"] for r in rescored) > 0 and rescored[0]["gt_objects"] > 0  # not vacuous
     # the segments the node published at its threshold (no meta classifier, no cap hit) are the rescored ones
     (published,) = [r for r in bag["segments"] if r["source"] == "published"]
-    at_node = train["segments"][thresholds.index(node_threshold)]
+    at_node = train["segments"][2]
     assert [published[k] for k in COUNTS] == [at_node[k] for k in COUNTS]
 
     # and AP is scikit-learn's on all non-void pixels of the dumped predictions

@@ -24,7 +24,7 @@ from anomaly_seg.metrics.pixel import PixelAnomalyMetrics, PixelMetricsResult
 from anomaly_seg.metrics.segments import SegmentCounts, SegmentMetrics, SegmentResult
 from anomaly_seg.segments import MetaClassifier, SegmentParams
 
-__all__ = ["FrameAccumulator", "pixel_row", "resolve_thresholds", "segment_row"]
+__all__ = ["FrameAccumulator", "as_float32", "pixel_row", "resolve_thresholds", "segment_row"]
 
 
 def resolve_thresholds(thresholds: Sequence[float] | None, threshold: float | None) -> list[float]:
@@ -32,6 +32,13 @@ def resolve_thresholds(thresholds: Sequence[float] | None, threshold: float | No
     if thresholds:
         return [float(t) for t in thresholds]
     return [0.0 if threshold is None else float(threshold)]
+
+
+def as_float32(threshold: float) -> float:
+    """The threshold a float32 score is actually compared with (NumPy compares a float32 array with a Python float
+    at float32). The node's LabelInfo carries this value too, so a checkpoint's float64 threshold and the one a
+    replayed bag reports are the same number."""
+    return float(np.float32(threshold))
 
 
 def pixel_row(result: PixelMetricsResult) -> dict[str, Any]:
@@ -66,8 +73,8 @@ def segment_row(threshold: float, meta: bool, source: str, counts: SegmentCounts
 class FrameAccumulator:
     """Pixel and segment metrics of one anomaly score over a dataset (``add`` per frame; bounded state).
 
-    ``params`` gives min area, cap and region of the segments (its threshold is replaced by each of
-    ``thresholds``; default: :class:`SegmentParams` defaults). With ``meta``, every threshold is also counted
+    ``params`` gives min area, cap and region of the segments (its threshold is replaced by each of ``thresholds``,
+    rounded to float32; default: :class:`SegmentParams` defaults). With ``meta``, every threshold is also counted
     with the segments the meta classifier rejects removed (``add`` then needs the uncertainty maps).
     """
 
@@ -80,7 +87,7 @@ class FrameAccumulator:
     ) -> None:
         if not thresholds:
             raise ValueError("at least one segment threshold is needed")
-        self.thresholds = [float(t) for t in thresholds]
+        self.thresholds = [as_float32(t) for t in thresholds]
         self.params = params if params is not None else SegmentParams(threshold=self.thresholds[0])
         self.pixel = PixelAnomalyMetrics(max_bins)
         self.segments = SegmentMetrics(self.thresholds, self.params, meta)

@@ -23,7 +23,13 @@ from typing import Any, Final
 import cv2
 import numpy as np
 
-from anomaly_seg.evaluation.accumulator import FrameAccumulator, pixel_row, resolve_thresholds, segment_row
+from anomaly_seg.evaluation.accumulator import (
+    FrameAccumulator,
+    as_float32,
+    pixel_row,
+    resolve_thresholds,
+    segment_row,
+)
 from anomaly_seg.metrics.pixel import PixelAnomalyMetrics, PixelMetricsResult
 from anomaly_seg.metrics.segments import SegmentCounts, match_segments
 from anomaly_seg.pipeline.result import Obstacles
@@ -232,7 +238,7 @@ class ReplayEvaluator:
         """Created at the first frame, once the node's threshold (latched LabelInfo) is known."""
         if self._accumulator is None:
             s = self.settings
-            self.threshold = 0.0 if self.threshold is None else self.threshold
+            self.threshold = as_float32(0.0 if self.threshold is None else self.threshold)
             thresholds = resolve_thresholds(s.segment_thresholds, self.threshold)
             params = SegmentParams(
                 threshold=thresholds[0],
