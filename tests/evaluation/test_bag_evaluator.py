@@ -181,3 +181,14 @@ def test_replay_then_evaluate_matches_scikit_learn_on_the_engine_outputs(tmp_pat
     assert m["pixel"]["llr"]["ap"] == pytest.approx(1.0)  # the fake engine scores exactly the red squares
     assert m["segments"][1]["fn"] == 0 and m["segments"][1]["fp"] == 0
     assert (tmp_path / "report/contact_sheet.png").stat().st_size > 0
+
+
+def test_evaluate_rescores_segments_at_every_requested_threshold(tmp_path: Path) -> None:
+    make_bag(tmp_path / "in")
+    replay_bag(tmp_path / "in", tmp_path / "out", FakeEngine((64, 128)), params(), progress=False)
+    args = ["evaluate", str(tmp_path / "out"), "--report", str(tmp_path / "r"), "--segment-thresholds", "0.25", "0.75"]
+    assert main(args) == 0
+    rows = json.loads((tmp_path / "r/metrics.json").read_text())["segments"]
+    rescored = sorted(row["threshold"] for row in rows if row["source"] == "rescored")
+    assert rescored == [0.25, 0.75]
+    assert any(row["source"] == "published" for row in rows)

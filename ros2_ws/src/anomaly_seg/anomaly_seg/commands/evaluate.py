@@ -9,6 +9,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bag", metavar="OUTBAG", help="bag with node outputs and ground truth (`anomaly-seg replay`)")
     parser.add_argument("--report", required=True, metavar="DIR", help="report folder (created)")
     parser.add_argument("--threshold", type=float, help="anomaly score threshold (default: the node's, from LabelInfo)")
+    parser.add_argument(
+        "--segment-thresholds",
+        type=float,
+        nargs="+",
+        default=[],
+        metavar="T",
+        help="rescore segments at each of these score thresholds (the paper's table; default: --threshold only)",
+    )
     parser.add_argument("--min-area-px", type=int, default=0, help="smallest rescored segment, at ground-truth size")
     parser.add_argument(
         "--region", choices=("all", "road"), default="all", help="rescored segments anywhere or on predicted road only"
@@ -31,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         region=ROAD_REGION if args.region == "road" else None,
         region_dilation_px=24 if args.region == "road" else 0,
         sheet_frames=args.sheet_frames,
+        segment_thresholds=tuple(args.segment_thresholds),
     )
     result = evaluate_bag(
         args.bag, args.report, settings, node_name=args.node_name, ground_truth_topic=args.ground_truth_topic
