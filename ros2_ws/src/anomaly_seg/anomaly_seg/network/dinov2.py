@@ -247,7 +247,7 @@ class DinoVisionTransformer(nn.Module):
         if spec.num_register_tokens:
             self.register_tokens = nn.Parameter(torch.zeros(1, spec.num_register_tokens, dim))
         self.mask_token = nn.Parameter(torch.zeros(1, dim))
-        self.patch_embed: nn.Module = ConvStem(dim, patch) if stem == "conv" else PatchEmbed(dim, patch)
+        self.patch_embed: PatchEmbed | ConvStem = ConvStem(dim, patch) if stem == "conv" else PatchEmbed(dim, patch)
         self.blocks = nn.ModuleList(Block(dim, spec.num_heads, spec.ffn_layer) for _ in range(spec.depth))
         self.norm = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
         self.head = nn.Identity()
