@@ -24,18 +24,26 @@ def uem_only(uem: Tensor) -> Tensor:
 
 
 def max_softmax(class_scores: Tensor) -> Tensor:
-    """Max-softmax probability baseline: ``1 - max_k softmax(F)_k``."""
-    return 1.0 - torch.softmax(class_scores, dim=1).amax(dim=1)
+    """Max-softmax probability baseline: ``1 - max_k softmax(F)_k = 1 - 1 / Z`` with ``Z = sum_k exp(F_k - max F)``."""
+    shifted = class_scores - class_scores.amax(dim=1, keepdim=True)
+    return 1.0 - torch.exp(-torch.exp(shifted).sum(dim=1).log())
 
 
 def entropy(class_scores: Tensor) -> Tensor:
-    """Normalised entropy ``-sum_k p_k log p_k / log K``, computed as ``(log Z - sum_k p_k (F_k - m)) / log K``
-    with ``m = max F`` and ``Z = sum_k exp(F_k - m)`` (no ``0 * log 0``)."""
+    """Normalised entropy ``-sum_k p_k log p_k / log K``, computed as ``(log Z - sum_k e_k (F_k - m) / Z) / log K``
+    with ``m = max F``, ``e_k = exp(F_k - m)`` and ``Z = sum_k e_k`` (no ``0 * log 0``, no softmax)."""
     shifted = class_scores - class_scores.amax(dim=1, keepdim=True)
-    p = torch.softmax(shifted, dim=1)
-    # log Z via exp/sum/log (Z >= 1 since max(shifted) = 0): ReduceLogSumExp does not survive opset-17 export.
-    ent = torch.exp(shifted).sum(dim=1).log() - (p * shifted).sum(dim=1)
-    return (ent / math.log(class_scores.shape[1])).clamp(0.0, 1.0)
+    e = torch.exp(shifted)
+    log_z = e.sum(dim=1).log()
+    return _normalised_entropy(shifted, e, log_z, torch.exp(-log_z))
+
+
+def _normalised_entropy(shifted: Tensor, e: Tensor, log_z: Tensor, inv_z: Tensor) -> Tensor:
+    # exp(shifted) <= 1 and Z >= 1 (fp16-safe). No Softmax node: ONNX Runtime's Softmax over the channel axis of a
+    # full-resolution [B, K, H, W] map is several times slower than these reductions. 1 / Z is exp(-log Z):
+    # TensorRT 8.x's ONNX parser has no Reciprocal.
+    ent = log_z - (e * shifted).sum(dim=1) * inv_z
+    return (ent / math.log(shifted.shape[1])).clamp(0.0, 1.0)
 
 
 def max_logit(class_scores: Tensor) -> Tensor:
@@ -56,11 +64,17 @@ def op_msm(class_scores: Tensor, uem: Tensor) -> Tensor:
 
 def uncertainty_maps(class_scores: Tensor) -> Tensor:
     """Meta-classifier heat maps ``[B, 3, ...]``: normalised entropy, ``1 - p1``, ``1 - p1 + p2``
-    (``p1 >= p2`` the two largest softmax probabilities)."""
-    p = torch.softmax(class_scores, dim=1)
-    top2 = torch.topk(p, 2, dim=1).values
-    p1, p2 = top2[:, 0], top2[:, 1]
-    return torch.stack((entropy(class_scores), 1.0 - p1, 1.0 - p1 + p2), dim=1)
+    (``p1 >= p2`` the two largest softmax probabilities).
+
+    Softmax is monotonic, so the top two logits ``F1 >= F2`` give ``p1 = 1 / Z`` and ``p2 = exp(F2 - F1) / Z`` with
+    ``Z = sum_k exp(F_k - F1)``; one exponential pass over the K channels serves all three maps."""
+    top2 = torch.topk(class_scores, 2, dim=1).values
+    shifted = class_scores - top2[:, :1]
+    e = torch.exp(shifted)
+    log_z = e.sum(dim=1).log()
+    p1 = torch.exp(-log_z)
+    p2 = torch.exp(top2[:, 1] - top2[:, 0] - log_z)
+    return torch.stack((_normalised_entropy(shifted, e, log_z, p1), 1.0 - p1, 1.0 - p1 + p2), dim=1)
 
 
 SCORE_NAMES = ("llr", "uem_only", "max_softmax", "entropy", "max_logit", "gmm_density", "op_msm")
