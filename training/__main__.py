@@ -27,12 +27,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m training``."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in args_list if not a.startswith("-")), None)
-    parser = argparse.ArgumentParser(prog="python -m training", description="Train, evaluate and export models.",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m training",
+        description="Train, evaluate and export models.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text,
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        p = sub.add_parser(
+            name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        )
         if name == command:
             module = importlib.import_module(f"training.commands.{module_name}")
             module.add_arguments(p)

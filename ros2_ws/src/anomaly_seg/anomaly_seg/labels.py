@@ -60,7 +60,9 @@ LABELS: tuple[Label, ...] = (
     Label("bicycle", 33, 18, (119, 11, 32)),
 )
 
-TRAIN_LABELS: tuple[Label, ...] = tuple(sorted((lb for lb in LABELS if lb.train_id != VOID), key=lambda lb: lb.train_id))
+TRAIN_LABELS: tuple[Label, ...] = tuple(
+    sorted((lb for lb in LABELS if lb.train_id != VOID), key=lambda lb: lb.train_id)
+)
 CLASS_NAMES: tuple[str, ...] = tuple(lb.name for lb in TRAIN_LABELS)
 NAME_TO_TRAIN_ID: dict[str, int] = {lb.name: lb.train_id for lb in TRAIN_LABELS}
 NAME_TO_ID: dict[str, int] = {lb.name: lb.id for lb in LABELS}
