@@ -25,6 +25,7 @@ from anomaly_seg.bags.convert import ConvertOptions, convert_dataset
 from anomaly_seg.bags.replay import replay_bag
 from anomaly_seg.datasets.fishyscapes import FishyscapesLayout
 from anomaly_seg.engines.base import EngineOutputs
+from anomaly_seg.engines.contract import EngineBase
 from anomaly_seg.evaluation.bag_evaluator import EvalSettings
 from anomaly_seg.evaluation.bag_source import evaluate_bag
 from anomaly_seg.network import AnomalySegmenter, ModelConfig, build_model
@@ -42,31 +43,22 @@ NODE = "/anomaly_seg"
 COUNTS = ("tp", "fp", "fn", "ignored", "gt_objects")
 
 
-class PredictionEngine:
+class PredictionEngine(EngineBase):
     """Engine contract stand-in that answers each camera image with the prediction dumped for it (keyed by the
     image's bytes, so a frame mix-up fails loudly instead of comparing the wrong frames)."""
 
     def __init__(self, size: tuple[int, int], by_image: dict[bytes, Prediction]) -> None:
         self._size = size
+        self._batch = 1
+        self._metadata = {"anomaly_seg.network_size": f"{size[0]}x{size[1]}"}
+        self._check_finite = True
         self.by_image = by_image
 
     @property
     def name(self) -> str:
         return "dumped-predictions"
 
-    @property
-    def input_size(self) -> tuple[int, int]:
-        return self._size
-
-    @property
-    def batch_size(self) -> int:
-        return 1
-
-    @property
-    def metadata(self) -> dict[str, str]:
-        return {"anomaly_seg.network_size": f"{self._size[0]}x{self._size[1]}"}
-
-    def infer(self, images: np.ndarray) -> EngineOutputs:
+    def _run(self, images: np.ndarray) -> EngineOutputs:
         p = self.by_image[_key(images[0])]
         return EngineOutputs(p.semantic[None], p.anomaly_score[None], p.uncertainty[None])
 

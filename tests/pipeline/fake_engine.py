@@ -13,16 +13,20 @@ from pathlib import Path
 import numpy as np
 
 from anomaly_seg.engines.base import EngineOutputs
+from anomaly_seg.engines.contract import EngineBase
 
 GREY = (128, 128, 128)
 RED = (255, 0, 0)
 
 
-class FakeEngine:
+class FakeEngine(EngineBase):
     """Implements :class:`anomaly_seg.engines.base.Engine` deterministically on CPU."""
 
     def __init__(self, size: tuple[int, int] = (64, 128), *, nan: bool = False, error: Exception | None = None) -> None:
         self._size = size
+        self._batch = 1
+        self._metadata = {"anomaly_seg.network_size": f"{size[0]}x{size[1]}"}
+        self._check_finite = False  # NaN reaches the pipeline, whose own check the tests exercise
         self.nan = nan
         self.error = error
         self.calls = 0
@@ -32,20 +36,7 @@ class FakeEngine:
     def name(self) -> str:
         return "fake"
 
-    @property
-    def input_size(self) -> tuple[int, int]:
-        return self._size
-
-    @property
-    def batch_size(self) -> int:
-        return 1
-
-    @property
-    def metadata(self) -> dict[str, str]:
-        return {"anomaly_seg.network_size": f"{self._size[0]}x{self._size[1]}"}
-
-    def infer(self, images: np.ndarray) -> EngineOutputs:
-        assert images.dtype == np.uint8 and images.shape == (1, *self._size, 3), images.shape
+    def _run(self, images: np.ndarray) -> EngineOutputs:
         self.calls += 1
         self.last_input = images.copy()
         if self.error is not None:
@@ -60,9 +51,6 @@ class FakeEngine:
         p = 1.0 / (1.0 + np.exp(-score))
         uncertainty = np.stack([p, 0.5 * p, 0.25 * p], axis=1).astype(np.float32)
         return EngineOutputs(semantic, score.astype(np.float32), uncertainty)
-
-    def warmup(self) -> None:
-        self.infer(np.zeros((1, *self._size, 3), np.uint8))
 
 
 def grey_frame(height: int, width: int, squares: Sequence[tuple[int, int, int, int]] = ()) -> np.ndarray:
