@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from anomaly_seg.bags.convert import GROUND_TRUTH_TOPIC
 from anomaly_seg.bags.reader import list_topics, message_count, read_messages
 from anomaly_seg.errors import BagError
 from anomaly_seg.evaluation.bag_evaluator import (
@@ -17,7 +18,6 @@ from anomaly_seg.evaluation.bag_evaluator import (
     required_parts,
 )
 
-GROUND_TRUTH_TOPIC = "/ground_truth/anomaly"
 DIAGNOSTICS_TOPIC = "/diagnostics"
 
 

@@ -22,6 +22,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.utilities import try_shutdown
 
+from anomaly_seg.bags.convert import GROUND_TRUTH_TOPIC
 from anomaly_seg.errors import AnomalySegError
 from anomaly_seg.evaluation.bag_evaluator import (
     OUTPUT_SUFFIXES,
@@ -36,7 +37,7 @@ from anomaly_seg.evaluation.bag_evaluator import (
 PARAMETERS: tuple[tuple[str, Any, str], ...] = (
     ("outputs_namespace", "/camera/anomaly_seg", "namespace of the node's output/ and debug/ topics"),
     ("image_topic", "/camera/image_raw", "camera topic (for the log only; outputs carry its stamps)"),
-    ("ground_truth_topic", "/ground_truth/anomaly", "mono8 ground truth (0 inlier, 1 anomaly, 255 void)"),
+    ("ground_truth_topic", GROUND_TRUTH_TOPIC, "mono8 ground truth (0 inlier, 1 anomaly, 255 void)"),
     ("report_dir", "replay_report", "report folder written at shutdown"),
     ("threshold", float("nan"), "anomaly score threshold; NaN = the node's (from its LabelInfo)"),
     ("min_area_px", 0, "smallest rescored segment, in ground-truth pixels"),
