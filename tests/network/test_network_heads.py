@@ -16,7 +16,23 @@ from scipy.stats import multivariate_normal
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from anomaly_seg.network.heads import GMMHead, LinearHead, diagonal_gaussian_log_likelihood, sinkhorn_knopp
+from anomaly_seg.network.heads import (
+    GMMHead,
+    LinearHead,
+    diagonal_gaussian_log_likelihood,
+    l2_normalize,
+    sinkhorn_knopp,
+)
+
+
+def test_l2_normalize_matches_float64_and_keeps_zero_vectors_finite() -> None:
+    x = torch.randn(2, 5, 3, 4)
+    x[0, :, 1, 2] = 0.0
+    ref = x.double() / np.maximum(np.linalg.norm(x.double().numpy(), axis=1, keepdims=True), 1e-12)
+    out = l2_normalize(x, dim=1)
+    np.testing.assert_allclose(out.double().numpy(), ref.numpy(), rtol=1e-6, atol=1e-7)
+    assert torch.equal(out[0, :, 1, 2], torch.zeros(5))
+    torch.testing.assert_close(out, F.normalize(x, dim=1))
 
 
 def test_diagonal_gaussian_matches_scipy() -> None:

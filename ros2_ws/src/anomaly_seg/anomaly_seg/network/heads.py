@@ -9,10 +9,16 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 LOG_2PI = math.log(2.0 * math.pi)
+
+
+def l2_normalize(x: Tensor, dim: int, eps: float = 1e-12) -> Tensor:
+    """``x / max(||x||_2, eps)`` along ``dim``, as ``F.normalize``. Written out because torch's ONNX exporter
+    gives ``F.normalize`` a ReduceL2 with the opset-18 attribute ``noop_with_empty_axes`` even when exporting at
+    opset 17 (the TensorRT 8.6 target), which the ONNX checker rejects."""
+    return x / (x * x).sum(dim=dim, keepdim=True).sqrt().clamp_min(eps)
 
 
 class LinearHead(nn.Module):
@@ -81,7 +87,7 @@ class GMMHead(nn.Module):
             nn.Conv2d(in_channels, self.embed_dim, 1) if embed_dim is not None else nn.Identity()
         )
         kc = num_classes * num_components
-        self.register_buffer("means", F.normalize(torch.randn(kc, self.embed_dim), dim=-1))
+        self.register_buffer("means", l2_normalize(torch.randn(kc, self.embed_dim), dim=-1))
         self.register_buffer("variances", torch.full((kc, self.embed_dim), 1.0 / self.embed_dim))
         self.register_buffer("memory", torch.zeros(num_classes, memory_size, self.embed_dim))
         self.register_buffer("memory_ptr", torch.zeros(num_classes, dtype=torch.long))
@@ -95,7 +101,7 @@ class GMMHead(nn.Module):
 
     def embed(self, features: Tensor) -> Tensor:
         """Projected, L2-normalised embeddings ``[B, E, h, w]``."""
-        return F.normalize(self.projection(features), dim=1)
+        return l2_normalize(self.projection(features), dim=1)
 
     def component_log_likelihood(self, embeddings: Tensor) -> Tensor:
         """``log N(x; mu_kc, s_kc)`` for embeddings [N, E] -> [N, K*C] (class-major: index k * C + c)."""
@@ -169,5 +175,5 @@ class GMMHead(nn.Module):
             weight = q / q.sum(0, keepdim=True).clamp_min(1e-12)  # [n, C], columns sum to 1
             mean = weight.T @ x
             var = (weight.T @ x.square() - mean.square()).clamp_min(self.min_variance)
-            self.means[sl] = F.normalize(m * self.means[sl] + (1 - m) * mean, dim=-1)
+            self.means[sl] = l2_normalize(m * self.means[sl] + (1 - m) * mean, dim=-1)
             self.variances[sl] = (m * self.variances[sl] + (1 - m) * var).clamp_min(self.min_variance)

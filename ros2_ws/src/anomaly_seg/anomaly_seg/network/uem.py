@@ -8,10 +8,9 @@ ViT-S 384 -> 256 -> 256 -> 128; ViT-L 1024 -> 672 -> 672 -> 352; ViT-g 1536 -> 1
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from anomaly_seg.network.heads import GMMHead
+from anomaly_seg.network.heads import GMMHead, l2_normalize
 
 INLIER, OUTLIER = 0, 1
 
@@ -46,7 +45,7 @@ class UEM(nn.Module):
         """Projected embedding map ``[B, E, h, w]`` (L2-normalised for a GMM head)."""
         B = tokens.shape[0]
         emb = self.projection(tokens).transpose(1, 2).reshape(B, -1, grid[0], grid[1])
-        return F.normalize(emb, dim=1) if self.head_type == "gmm" else emb
+        return l2_normalize(emb, dim=1) if self.head_type == "gmm" else emb
 
     def forward(self, tokens: Tensor, grid: tuple[int, int]) -> Tensor:
         emb = self.embed(tokens, grid)
