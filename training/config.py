@@ -119,14 +119,16 @@ class ScheduleConfig:
 @dataclass(frozen=True)
 class OutlierConfig:
     """Pasted outliers for stage 2 (and its validation set): synthetic obstacle patches of TRAIN kinds or COCO.
-
-    Held-out obstacle kinds are rejected: they are reserved for testing on unseen kinds.
+    ``stage1_probability`` > 0 also pastes them in stage 1, void for the inlier loss (the inlier model learns to
+    segment the scene around objects it has no class for). Held-out obstacle kinds are rejected: they are reserved
+    for testing on unseen kinds.
     """
 
     source: str = "synthetic"
     coco_root: str | None = None
     probability: float = 0.2
     val_probability: float = 1.0
+    stage1_probability: float = 0.0
     area_range: tuple[float, float] = (0.001, 0.1)
     kinds: tuple[str, ...] | None = None  # synthetic kinds; None: all TRAIN_OBSTACLE_KINDS
     patch_size_range: tuple[int, int] = (48, 160)
@@ -135,7 +137,7 @@ class OutlierConfig:
         _check("outliers.source", self.source in OUTLIER_SOURCES, f"{self.source!r} not in {OUTLIER_SOURCES}")
         if self.source == "coco":
             _check("outliers.coco_root", bool(self.coco_root), "the COCO root is required for source coco")
-        for key in ("probability", "val_probability"):
+        for key in ("probability", "val_probability", "stage1_probability"):
             v = getattr(self, key)
             _check(f"outliers.{key}", 0.0 <= v <= 1.0, f"must be within [0, 1], got {v}")
         lo, hi = self.area_range

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from anomaly_seg.errors import ConfigError
 from anomaly_seg.network import load_checkpoint
 from anomaly_seg.network.checkpoint import read_checkpoint_metadata
-from training.config import REPO_ROOT, ScheduleConfig, TrainConfig
+from training.config import REPO_ROOT, OutlierConfig, ScheduleConfig, TrainConfig
 from training.trainers import BEST, LAST, STATE, Trainer, lr_at, train
 
 TINY = str(REPO_ROOT / "models" / "configs" / "tiny.yaml")
@@ -135,3 +135,26 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
     a, b = load_file(str(straight.last)), load_file(str(tmp_path / "b" / LAST))
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=0, msg=name)
+
+
+@pytest.mark.parametrize("probability", [0.0, 1.0])
+def test_stage1_pastes_void_outliers_only_when_asked(probability: float) -> None:
+
+    from anomaly_seg.labels import VOID
+    from anomaly_seg.network import ModelConfig
+    from training.trainers.data import train_dataset
+
+    recipe = tiny_recipe(1).replace(outliers=OutlierConfig(stage1_probability=probability, area_range=(0.02, 0.08)))
+    data = train_dataset(recipe, ModelConfig.from_yaml(TINY))
+    for i in range(len(data)):
+        sample = data[i]
+        assert sample.train_ids is not None
+        if probability == 0.0:
+            assert data.paster is None and (sample.anomaly is None or not (sample.anomaly == 1).any())
+            continue
+        assert sample.anomaly is not None
+        pasted = sample.anomaly == 1
+        assert pasted.sum() > 0
+        # the inlier loss never sees pasted pixels
+        assert (sample.train_ids[pasted] == VOID).all()
+        assert (sample.train_ids[~pasted & (sample.anomaly == 0)] != VOID).all()

@@ -143,7 +143,8 @@ def base_dataset(config: TrainConfig, model: ModelConfig, split: str) -> Dataset
 
 
 def train_dataset(config: TrainConfig, model: ModelConfig) -> TrainSamples:
-    """Training samples of the recipe's stage (stage 2: with pasted outliers)."""
+    """Training samples of the recipe's stage (stage 2: with pasted outliers; stage 1: with pasted void outliers
+    when ``outliers.stage1_probability`` > 0)."""
     data = config.data
     params = AugmentParams(
         crop_size=model.input.size,
@@ -152,8 +153,9 @@ def train_dataset(config: TrainConfig, model: ModelConfig) -> TrainSamples:
         jitter_prob=data.jitter_prob,
     )
     paster = None
-    if config.stage == 2:
-        paster = _paster(config.outliers, config.outliers.probability, "train", config.seed)
+    probability = config.outliers.probability if config.stage == 2 else config.outliers.stage1_probability
+    if probability > 0:
+        paster = _paster(config.outliers, probability, "train", config.seed)
     return TrainSamples(base_dataset(config, model, "train"), params, paster, config.seed)
 
 
