@@ -41,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlays", type=int, default=8, help="number of example overlay PNGs")
     parser.add_argument("--max-images", type=int, default=None, help="evaluate only the first N images")
     parser.add_argument("--synthetic-n", type=int, default=64, help="scenes for --dataset synthetic_heldout")
+    parser.add_argument(
+        "--synthetic-protocol",
+        choices=("road", "image"),
+        default="road",
+        help="synthetic_heldout inliers: the road (Lost and Found protocol) or every labelled pixel",
+    )
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
 
 
@@ -63,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
         config.to_dict()
     ):
         raise ConfigError(f"--config {args.config} does not describe the network stored in {args.checkpoint}")
-    dataset = build_eval_dataset(args.dataset, args.root, args.split, config.input.size, args.synthetic_n)
+    dataset = build_eval_dataset(
+        args.dataset, args.root, args.split, config.input.size, args.synthetic_n, args.synthetic_protocol
+    )
     options = EvalOptions(
         mode=args.mode,
         segment_thresholds=args.segment_thresholds,
@@ -89,15 +97,16 @@ def _pct(v: float | None) -> str:
 
 
 def build_eval_dataset(
-    name: str, root: Path | None, split: str | None, size: tuple[int, int], n: int
+    name: str, root: Path | None, split: str | None, size: tuple[int, int], n: int, protocol: str = "road"
 ) -> Dataset[Sample]:
-    """Registry dataset ``name`` at ``root``, or ``synthetic_heldout`` scenes of ``size`` with unseen obstacle kinds."""
+    """Registry dataset ``name`` at ``root``, or ``n`` ``synthetic_heldout`` scenes of ``size`` with unseen obstacle
+    kinds evaluated with ``protocol`` (see :class:`training.smoke.HeldoutScenes`)."""
     from anomaly_seg.errors import DatasetError
 
     if name == "synthetic_heldout":
         from training.smoke import heldout_scenes
 
-        return heldout_scenes(n, size)
+        return heldout_scenes(n, size, protocol=protocol)
     if root is None:
         raise DatasetError(f"--root is required for dataset {name!r}")
     from training.datasets import build_anomaly_dataset

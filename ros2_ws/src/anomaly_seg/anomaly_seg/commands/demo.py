@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-dir", type=Path, help="existing `python -m training smoke` output (skips training)")
     parser.add_argument("--frames", type=int, default=24, help="synthetic scenes in the bag")
     parser.add_argument("--size", default="224x448", help="camera image size HxW of the synthetic scenes")
-    parser.add_argument("--test-images", type=int, default=32, help="held-out scenes of the smoke run's evaluation")
+    parser.add_argument("--test-images", type=int, default=64, help="held-out scenes of the smoke run's evaluation")
     parser.add_argument("--seed", type=int, default=2024, help="seed of the scenes")
     parser.add_argument("--repo", type=Path, help="repository root holding training/ (default: found from the package)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
