@@ -3,13 +3,21 @@ Lost and Found protocol (road and obstacle pixels) or over the whole image, with
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
+import torch
 
 from anomaly_seg.datasets.lost_and_found import ROAD_TRAIN_ID
 from anomaly_seg.errors import ConfigError
 from anomaly_seg.labels import VOID
+from anomaly_seg.network import ModelConfig, build_model
+from anomaly_seg.network.checkpoint import save_checkpoint
 from anomaly_seg.synthetic.obstacles import HELDOUT_OBSTACLE_KINDS
+from training.__main__ import main as training_main
+from training.config import REPO_ROOT
 from training.pasting import SyntheticOutlierSource
 from training.smoke import heldout_scenes
 from training.trainers.data import TEST_SEED, SyntheticScenes
@@ -56,3 +64,23 @@ def test_heldout_scenes_use_only_heldout_kinds_and_are_deterministic() -> None:
     np.testing.assert_array_equal(data[1].image, heldout_scenes(2, SIZE)[1].image)
     with pytest.raises(ConfigError, match="protocol"):
         heldout_scenes(2, SIZE, protocol="sky")
+
+
+def test_evaluate_command_scores_both_protocols_and_names_an_unknown_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    torch.manual_seed(0)
+    config = ModelConfig.from_yaml(REPO_ROOT / "models" / "configs" / "tiny.yaml")
+    checkpoint = save_checkpoint(tmp_path / "tiny.safetensors", build_model(config), config)
+    common = ["evaluate", "--checkpoint", str(checkpoint), "--dataset", "synthetic_heldout", "--synthetic-n", "2"]
+    common += ["--overlays", "0", "--device", "cpu"]
+    pixels = {}
+    for protocol in ("road", "image"):
+        out = tmp_path / protocol
+        assert training_main([*common, "--out", str(out), "--synthetic-protocol", protocol]) == 0
+        pixels[protocol] = json.loads((out / "metrics.json").read_text())["pixel"]["llr"]
+    assert pixels["image"]["anomaly_px"] == pixels["road"]["anomaly_px"] > 0
+    assert pixels["image"]["inlier_px"] > pixels["road"]["inlier_px"] > 0
+    capsys.readouterr()
+    assert training_main([*common, "--out", str(tmp_path / "x"), "--synthetic-protocol", "sky"]) == 2
+    assert "protocol 'sky' is unknown; known: road, image" in capsys.readouterr().err

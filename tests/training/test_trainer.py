@@ -10,10 +10,12 @@ import torch
 from safetensors.torch import load_file
 
 from anomaly_seg.errors import ConfigError
-from anomaly_seg.network import load_checkpoint
+from anomaly_seg.labels import VOID
+from anomaly_seg.network import ModelConfig, load_checkpoint
 from anomaly_seg.network.checkpoint import read_checkpoint_metadata
 from training.config import REPO_ROOT, OutlierConfig, ScheduleConfig, TrainConfig
 from training.trainers import BEST, LAST, STATE, Trainer, lr_at, train
+from training.trainers.data import train_dataset
 
 TINY = str(REPO_ROOT / "models" / "configs" / "tiny.yaml")
 
@@ -139,11 +141,6 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("probability", [0.0, 1.0])
 def test_stage1_pastes_void_outliers_only_when_asked(probability: float) -> None:
-
-    from anomaly_seg.labels import VOID
-    from anomaly_seg.network import ModelConfig
-    from training.trainers.data import train_dataset
-
     recipe = tiny_recipe(1).replace(outliers=OutlierConfig(stage1_probability=probability, area_range=(0.02, 0.08)))
     data = train_dataset(recipe, ModelConfig.from_yaml(TINY))
     for i in range(len(data)):

@@ -43,9 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--synthetic-n", type=int, default=64, help="scenes for --dataset synthetic_heldout")
     parser.add_argument(
         "--synthetic-protocol",
-        choices=("road", "image"),
         default="road",
-        help="synthetic_heldout inliers: the road (Lost and Found protocol) or every labelled pixel",
+        help="synthetic_heldout inliers: road (the rest of the road, Lost and Found protocol) or image (every "
+        "labelled pixel); checked by training.smoke.HeldoutScenes",
     )
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
 
