@@ -185,16 +185,18 @@ class PixelAnomalyMetrics:
             self.shift += 1
             keys, pos, neg = _coarsen(keys, pos, neg)
             self._keys, self._pos, self._neg = _coarsen(self._keys, self._pos, self._neg)
-        merged = np.union1d(self._keys, keys)
-        merged_pos = np.zeros(merged.size, dtype=np.int64)
-        merged_neg = np.zeros(merged.size, dtype=np.int64)
-        old = np.searchsorted(merged, self._keys)
-        merged_pos[old] = self._pos
-        merged_neg[old] = self._neg
-        new = np.searchsorted(merged, keys)
-        merged_pos[new] += pos
-        merged_neg[new] += neg
-        self._keys, self._pos, self._neg = merged, merged_pos, merged_neg
+        # Both key arrays are sorted and distinct: add to the bins that exist, insert the others (no re-sort of
+        # the state, which would make each update O(max_bins log max_bins)).
+        idx = np.searchsorted(self._keys, keys)
+        found = idx < self._keys.size
+        found[found] = self._keys[idx[found]] == keys[found]
+        self._pos[idx[found]] += pos[found]
+        self._neg[idx[found]] += neg[found]
+        if not found.all():
+            at, fresh = idx[~found], ~found
+            self._keys = np.insert(self._keys, at, keys[fresh])
+            self._pos = np.insert(self._pos, at, pos[fresh])
+            self._neg = np.insert(self._neg, at, neg[fresh])
         while self._keys.size > self.max_bins:
             self.shift += 1
             self._keys, self._pos, self._neg = _coarsen(self._keys, self._pos, self._neg)
