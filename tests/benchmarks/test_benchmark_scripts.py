@@ -51,3 +51,10 @@ def test_engines_reports_ort_vs_torch_ratio_for_tiny() -> None:
     text = "\n".join(run_script("engines.py", "--configs", "tiny", "--runs", "2", "--threads", "1"))
     assert "onnxruntime" in text.lower() and "torch" in text.lower()
     assert re.search(r"\d+(\.\d+)?x", text), text
+
+
+def test_pixel_metrics_streaming_ap_equals_scikit_learn() -> None:
+    lines = run_script("pixel_metrics.py", "--images", "4", "--size", "64x128")
+    aps = [float(line.split()[-1]) for line in lines if line.startswith(("PixelAnomalyMetrics", "scikit-learn"))]
+    assert len(aps) == 2 and abs(aps[0] - aps[1]) < 1e-4, lines
+    assert re.fullmatch(r"streaming/scikit-learn time ratio: \d+\.\d+", lines[-1])
