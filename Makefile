@@ -8,7 +8,7 @@ PKG := ros2_ws/src/anomaly_seg
 # on a machine where the default index would resolve a CUDA build.
 TORCH_PIP_ARGS ?=
 
-.PHONY: venv demo test lint typecheck pytest clean
+.PHONY: venv ros demo test lint typecheck pytest clean
 
 $(VENV)/.installed: requirements/lock.txt $(PKG)/setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,14 @@ $(VENV)/.installed: requirements/lock.txt $(PKG)/setup.py
 
 venv: $(VENV)/.installed
 
+# ROS 2 Jazzy from PyPI wheels (CPython 3.11) + vision_msgs built from anomaly_seg/interfaces; nothing to source.
+INTERFACES := $(wildcard $(PKG)/anomaly_seg/interfaces/*/msg/*.msg $(PKG)/anomaly_seg/interfaces/*/*.txt)
+$(VENV)/.ros-installed: $(VENV)/.installed requirements/ros.txt ros2_ws/install_ros.sh $(INTERFACES)
+	ros2_ws/install_ros.sh $(VENV)
+	touch $@
+
+ros: $(VENV)/.ros-installed
+
 demo: venv
 	$(VENV)/bin/anomaly-seg demo --out demo_output
 
@@ -27,13 +35,13 @@ lint: venv
 	$(VENV)/bin/ruff check $(PKG)/anomaly_seg training tests benchmarks models launch
 	$(VENV)/bin/ruff format --check $(PKG)/anomaly_seg training tests benchmarks models launch
 
-typecheck: venv
+typecheck: ros
 	$(VENV)/bin/mypy
 
-pytest: venv
+pytest: ros
 	$(PY) -m pytest
 
-test: lint typecheck pytest
+test: ros lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) build install log ros2_ws/build ros2_ws/install ros2_ws/log

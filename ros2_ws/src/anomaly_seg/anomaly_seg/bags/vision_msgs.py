@@ -1,61 +1,27 @@
-"""The vision_msgs 4.x message definitions this package publishes, as ``.msg`` text.
+"""The vision_msgs 4.1 (Jazzy) message definitions, read from the ``.msg`` files shipped with this package.
 
-``vision_msgs`` is not part of the rosbags typestores, so the types are registered from these
-definitions (identical fields and types to ros-perception/vision_msgs 4.x, the version shipped with
-Humble, Iron and Jazzy; comments shortened). Their RIHS01 type hashes match the upstream generated
-code, which the tests check.
+``anomaly_seg/interfaces/vision_msgs/`` holds the interface package that ``make ros`` builds where no
+vision_msgs is installed; the same files register the types in the rosbags typestore. Their field lines are
+those of ros-perception/vision_msgs 4.1.1 (comments are ours), so their RIHS01 type hashes match the upstream
+generated code, which the tests check.
 """
 
 from __future__ import annotations
 
-VISION_MSGS_DEFINITIONS: dict[str, str] = {
-    "vision_msgs/msg/Point2D": """\
-# A 2D point in pixel coordinates.
-float64 x
-float64 y
-""",
-    "vision_msgs/msg/Pose2D": """\
-# A 2D pose (position in pixels, orientation in radians).
-vision_msgs/Point2D position
-float64 theta
-""",
-    "vision_msgs/msg/BoundingBox2D": """\
-# A 2D bounding box that can be rotated about its center; all dimensions in pixels.
-vision_msgs/Pose2D center
-float64 size_x
-float64 size_y
-""",
-    "vision_msgs/msg/ObjectHypothesis": """\
-# An object hypothesis that contains no position information.
-string class_id
-float64 score
-""",
-    "vision_msgs/msg/ObjectHypothesisWithPose": """\
-# An object hypothesis that contains pose information.
-ObjectHypothesis hypothesis
-geometry_msgs/PoseWithCovariance pose
-""",
-    "vision_msgs/msg/Detection2D": """\
-# Defines a 2D detection result.
-std_msgs/Header header
-ObjectHypothesisWithPose[] results
-BoundingBox2D bbox
-string id
-""",
-    "vision_msgs/msg/Detection2DArray": """\
-# A list of 2D detections, for a multi-object 2D detector.
-std_msgs/Header header
-Detection2D[] detections
-""",
-    "vision_msgs/msg/VisionClass": """\
-# A key value pair that maps an integer class_id to a string class label.
-uint16 class_id
-string class_name
-""",
-    "vision_msgs/msg/LabelInfo": """\
-# Meta-information about a vision pipeline: class ids to names, and the confidence threshold.
-std_msgs/Header header
-VisionClass[] class_map
-float32 threshold
-""",
-}
+from importlib import resources
+from pathlib import Path
+from typing import Final
+
+INTERFACE_PACKAGE: Final = Path(str(resources.files("anomaly_seg") / "interfaces" / "vision_msgs"))
+"""Folder of the fallback vision_msgs interface package (package.xml, CMakeLists.txt, msg/*.msg)."""
+
+
+def _read_definitions() -> dict[str, str]:
+    return {
+        f"vision_msgs/msg/{path.stem}": path.read_text(encoding="utf-8")
+        for path in sorted((INTERFACE_PACKAGE / "msg").glob("*.msg"))
+    }
+
+
+VISION_MSGS_DEFINITIONS: Final[dict[str, str]] = _read_definitions()
+"""``{"vision_msgs/msg/Name": msg text}`` of every vision_msgs message."""
