@@ -10,74 +10,52 @@ with ``compressed:=true``). Empty ``model``/``backend``/``precision``/``compress
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import yaml
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from launch import LaunchContext, LaunchDescription
+from anomaly_seg.ros.launch_plan import NODE_EXECUTABLE, camera_nodes, dds_environment
+from launch import Action, LaunchContext, LaunchDescription
 
 PACKAGE = "anomaly_seg"
 
 
-def camera_topics(text: str) -> list[str]:
-    """``"['/a/image_raw', '/b/image_raw']"`` (YAML list) or ``"/a/image_raw"`` -> list of absolute topics."""
-    value = yaml.safe_load(text) if text.strip() else []
-    topics = [value] if isinstance(value, str) else list(value or [])
-    if not topics or not all(isinstance(t, str) and t.strip("/") for t in topics):
-        raise ValueError(f"cameras must be a list of image topics, got {text!r}")
-    return ["/" + t.strip().lstrip("/") for t in topics]
-
-
-def node_placement(topic: str, namespace: str, index: int) -> tuple[str, str]:
-    """(namespace, node name) for a camera topic: the topic's parent namespace, below ``namespace``."""
-    parent = topic.rsplit("/", 1)[0]
-    name = "anomaly_seg" if parent else f"anomaly_seg_{index}"
-    full = "/" + "/".join(p for p in (namespace.strip("/"), parent.strip("/")) if p)
-    return full, name
-
-
-def _nodes(context: LaunchContext) -> list[Node]:
+def _nodes(context: LaunchContext) -> list[Action]:
     cfg = {
         k: LaunchConfiguration(k).perform(context)
         for k in ("cameras", "params_file", "model", "backend", "precision", "compressed", "namespace", "log_level")
     }
-    overrides: dict[str, object] = {}
-    if cfg["model"]:
-        overrides["model.onnx_path"] = str(Path(cfg["model"]).expanduser().resolve())
-    if cfg["backend"]:
-        overrides["model.backend"] = cfg["backend"]
-    if cfg["precision"]:
-        overrides["model.precision"] = cfg["precision"]
-    if cfg["compressed"]:
-        overrides["input.compressed"] = cfg["compressed"].lower() in ("true", "1", "yes")
-    compressed = bool(overrides.get("input.compressed", False))
-    if "input.compressed" not in overrides:  # read the file's choice to pick the topic to remap
-        with Path(cfg["params_file"]).open(encoding="utf-8") as f:
-            section = (yaml.safe_load(f) or {}).get("/**", {}).get("ros__parameters", {})
-        compressed = bool(section.get("input", {}).get("compressed", False))
-    nodes = []
-    for i, topic in enumerate(camera_topics(cfg["cameras"])):
-        namespace, name = node_placement(topic, cfg["namespace"], i)
-        remap = ("~/input/image/compressed", f"{topic}/compressed") if compressed else ("~/input/image", topic)
-        nodes.append(
+    plans = camera_nodes(
+        cfg["cameras"],
+        cfg["params_file"],
+        model=cfg["model"],
+        backend=cfg["backend"],
+        precision=cfg["precision"],
+        compressed=cfg["compressed"],
+        namespace=cfg["namespace"],
+        log_level=cfg["log_level"],
+    )
+    actions: list[Action] = [SetEnvironmentVariable(k, v) for k, v in dds_environment(os.environ).items()]
+    for plan in plans:
+        actions.append(
             Node(
                 package=PACKAGE,
-                executable="anomaly_seg_node",
-                name=name,
-                namespace=namespace,
-                parameters=[cfg["params_file"], overrides],
-                remappings=[remap],
-                arguments=["--ros-args", "--log-level", cfg["log_level"]],
+                executable=NODE_EXECUTABLE,
+                name=plan.name,
+                namespace=plan.namespace,
+                parameters=[plan.params_file, dict(plan.overrides)],
+                remappings=list(plan.remappings),
+                arguments=["--ros-args", "--log-level", plan.log_level],
                 output="screen",
                 emulate_tty=True,
             )
         )
-    return nodes
+    return actions
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -11,6 +11,7 @@ ROS and without any frame drop, is ``anomaly-seg replay`` + ``anomaly-seg evalua
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
@@ -20,6 +21,7 @@ from launch.actions import (
     ExecuteProcess,
     OpaqueFunction,
     RegisterEventHandler,
+    SetEnvironmentVariable,
     TimerAction,
 )
 from launch.event_handlers import OnProcessExit
@@ -27,6 +29,7 @@ from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from anomaly_seg.ros.launch_plan import dds_environment
 from launch import LaunchContext, LaunchDescription
 
 PACKAGE = "anomaly_seg"
@@ -50,6 +53,9 @@ def _actions(context: LaunchContext) -> list[object]:
     }
     if not cfg["bag"] or not cfg["model"]:
         raise RuntimeError("replay_eval.launch.py needs bag:=<rosbag2 folder or file> and model:=<model.onnx>")
+    for what in ("bag", "model"):
+        if not Path(cfg[what]).exists():
+            raise RuntimeError(f"replay_eval.launch.py: {what}:={cfg[what]} does not exist")
     image_topic = "/" + cfg["image_topic"].strip("/")
     namespace = image_topic.rsplit("/", 1)[0] or "/"
     node_name = "anomaly_seg"
@@ -99,7 +105,8 @@ def _actions(context: LaunchContext) -> list[object]:
             on_exit=[TimerAction(period=float(cfg["drain_s"]), actions=[EmitEvent(event=Shutdown(reason="bag done"))])],
         )
     )
-    return [node, evaluator, shutdown_after_play, TimerAction(period=float(cfg["start_delay"]), actions=[play])]
+    env = [SetEnvironmentVariable(k, v) for k, v in dds_environment(os.environ).items()]
+    return [*env, node, evaluator, shutdown_after_play, TimerAction(period=float(cfg["start_delay"]), actions=[play])]
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -1,7 +1,5 @@
-"""anomaly_seg_eval under ROS 2: outputs + ground truth published live, one frame dropped, report written at finish.
-
-Runs where ROS 2 (rclpy with its C extension, sensor_msgs, vision_msgs) is installed; skipped with a reason here.
-"""
+"""anomaly_seg_eval in-process under ROS 2: outputs + ground truth published live, one frame dropped, report written
+at finish. (The evaluator as a process, against the node, is in tests/ros/test_live_replay.py.)"""
 
 from __future__ import annotations
 
@@ -12,23 +10,31 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("rclpy.node", reason="needs a ROS 2 installation (rclpy with its C extension)")
-pytest.importorskip("sensor_msgs.msg", reason="needs a ROS 2 installation (sensor_msgs)")
-pytest.importorskip("vision_msgs.msg", reason="needs ros-<distro>-vision-msgs")
+from tests.ros.harness import new_domain_id, require_ros
 
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
+require_ros()
 
-from anomaly_seg.ros import messages as rm
-from anomaly_seg.ros.eval_node import RELIABLE_DEEP, EvalNode
+import rclpy  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+
+from anomaly_seg.ros import messages as rm  # noqa: E402
+from anomaly_seg.ros.eval_node import PARAMETERS, RELIABLE_DEEP, EvalNode  # noqa: E402
+from anomaly_seg.ros.launch_plan import camera_nodes  # noqa: E402
+from tests.ros.harness import SHIPPED_PARAMS  # noqa: E402
 
 pytestmark = pytest.mark.ros
-NS = "/cam/anomaly_seg"
+#: the node that camera.launch.py starts for /camera/image_raw publishes here; the evaluator's default must match
+(NODE,) = camera_nodes("/camera/image_raw", str(SHIPPED_PARAMS))
+NS = NODE.full_name
+
+
+def test_evaluator_default_namespace_is_where_the_node_publishes() -> None:
+    assert {name: default for name, default, _ in PARAMETERS}["outputs_namespace"] == NS == "/camera/anomaly_seg"
 
 
 def test_live_evaluation_counts_dropped_frames_and_writes_the_report(tmp_path: Path) -> None:
-    rclpy.init()
+    rclpy.init(domain_id=new_domain_id())
     try:
         f = rm.ros_factory()
         evaluator = EvalNode()
@@ -67,7 +73,8 @@ def test_live_evaluation_counts_dropped_frames_and_writes_the_report(tmp_path: P
         end = time.monotonic() + 3.0
         while time.monotonic() < end and evaluator.evaluator.frames < 2:
             executor.spin_once(timeout_sec=0.05)
-        evaluator.finish()
+        assert evaluator.finish() == 0
+        evaluator.destroy_node()  # rclpy's own subscription list intact (it was shadowed once: ValueError here)
         m = json.loads((tmp_path / "report/metrics.json").read_text())
         assert m["frames"]["evaluated"] == 2 and m["frames"]["ground_truth_without_outputs"] == 1
         assert m["pixel"]["llr"]["ap"] == pytest.approx(1.0)

@@ -4,16 +4,13 @@ the AST (``DeclareLaunchArgument(name, default_value=...)``), defaults that name
 from __future__ import annotations
 
 import ast
-import importlib.util
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from anomaly_seg.ros import core
+from anomaly_seg.ros import core, launch_plan
 from anomaly_seg.ros.params import SPECS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,45 +91,37 @@ def test_every_node_parameter_is_in_the_shipped_file() -> None:
     assert flat == set(SPECS)
 
 
-def _load_camera_launch_helpers() -> types.ModuleType:
-    """Import camera.launch.py with stub ROS launch modules, for its pure helper functions."""
-    stubs = [
-        "ament_index_python",
-        "ament_index_python.packages",
-        "launch",
-        "launch.actions",
-        "launch.conditions",
-        "launch.substitutions",
-        "launch_ros",
-        "launch_ros.actions",
-    ]
-    saved = {name: sys.modules.get(name) for name in stubs}
-    try:
-        for name in stubs:
-            module = types.ModuleType(name)
-            module.__getattr__ = lambda attr: object  # type: ignore[method-assign]
-            sys.modules[name] = module
-        spec = importlib.util.spec_from_file_location("camera_launch", LAUNCH / "camera.launch.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        for name, previous in saved.items():
-            if previous is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = previous
-
-
 def test_camera_list_expands_to_namespaced_nodes() -> None:
-    launch = _load_camera_launch_helpers()
-    topics = launch.camera_topics("['/cam_front/image_raw', 'cam_left/image_raw']")
+    topics = launch_plan.camera_topics("['/cam_front/image_raw', 'cam_left/image_raw']")
     assert topics == ["/cam_front/image_raw", "/cam_left/image_raw"]
-    assert launch.camera_topics("/cam_rear/image_raw") == ["/cam_rear/image_raw"]
-    assert launch.node_placement("/cam_front/image_raw", "", 0) == ("/cam_front", "anomaly_seg")
-    assert launch.node_placement("/cam_front/image_raw", "/vehicle", 0) == ("/vehicle/cam_front", "anomaly_seg")
-    assert launch.node_placement("/image_raw", "", 2) == ("/", "anomaly_seg_2")
+    assert launch_plan.camera_topics("/cam_rear/image_raw") == ["/cam_rear/image_raw"]
+    assert launch_plan.node_placement("/cam_front/image_raw", "", 0) == ("/cam_front", "anomaly_seg")
+    assert launch_plan.node_placement("/cam_front/image_raw", "/vehicle", 0) == ("/vehicle/cam_front", "anomaly_seg")
+    assert launch_plan.node_placement("/image_raw", "", 2) == ("/", "anomaly_seg_2")
     for bad in ("[]", "", "[1, 2]"):
         with pytest.raises(ValueError, match="list of image topics"):
-            launch.camera_topics(bad)
+            launch_plan.camera_topics(bad)
+
+
+def test_camera_launch_plans_the_shipped_parameters_overrides_and_remaps(tmp_path: Path) -> None:
+    params_file = str(LAUNCH / "config" / "anomaly_seg.yaml")
+    model = tmp_path / "m.onnx"
+    plans = launch_plan.camera_nodes(
+        "['/cam_front/image_raw', '/cam_left/image_raw']", params_file, model=str(model), backend="onnxruntime"
+    )
+    assert [p.full_name for p in plans] == ["/cam_front/anomaly_seg", "/cam_left/anomaly_seg"]
+    assert plans[0].overrides == {"model.onnx_path": str(model.resolve()), "model.backend": "onnxruntime"}
+    assert plans[1].remappings == (("~/input/image", "/cam_left/image_raw"),)
+    (compressed,) = launch_plan.camera_nodes("/cam/image_raw", params_file, compressed="true")
+    assert compressed.remappings == (("~/input/image/compressed", "/cam/image_raw/compressed"),)
+    cmd = plans[0].command("anomaly_seg_node", tmp_path / "overrides.yaml")
+    assert cmd[:2] == ["anomaly_seg_node", "--ros-args"]
+    assert "__ns:=/cam_front" in cmd and cmd[cmd.index("__ns:=/cam_front") - 1] == "-r"
+    assert cmd[-2:] == ["-r", "~/input/image:=/cam_front/image_raw"]
+    written = yaml.safe_load((tmp_path / "overrides.yaml").read_text())
+    assert written == {"/cam_front/anomaly_seg": {"ros__parameters": dict(plans[0].overrides)}}
+
+
+def test_camera_launch_file_uses_the_plan_and_the_dds_profile() -> None:
+    source = (LAUNCH / "camera.launch.py").read_text()
+    assert "camera_nodes(" in source and "dds_environment(" in source

@@ -62,10 +62,12 @@ def grey_frame(height: int, width: int, squares: Sequence[tuple[int, int, int, i
     return frame
 
 
-def write_contract_onnx(path: Path, size: tuple[int, int] = (64, 128)) -> Path:
+def write_contract_onnx(path: Path, size: tuple[int, int] = (64, 128), *, nan_when_blue: bool = False) -> Path:
     """A tiny ONNX model with the engine I/O contract computing exactly what :class:`FakeEngine` computes.
 
-    Lets tests run the real ONNX Runtime backend (and the ROS launch test run the real node) without a network.
+    Lets tests run the real ONNX Runtime backend (and the ROS tests run the real node) without a network.
+    ``nan_when_blue``: the score is NaN on pure blue pixels (``sqrt(r + g - b + 254) * 0`` is added), so a test
+    can make the engine return NaN with one frame and finite scores with every other (warm-up frames included).
     """
     import onnx
     from onnx import TensorProto, helper
@@ -92,7 +94,7 @@ def write_contract_onnx(path: Path, size: tuple[int, int] = (64, 128)) -> Path:
         helper.make_node("Slice", ["x", "c1", "c2", "axis3"], ["g"]),
         helper.make_node("Sub", ["r", "g"], ["rg"]),
         helper.make_node("Mul", ["rg", "scale"], ["rg_s"]),
-        helper.make_node("Sub", ["rg_s", "offset"], ["score4"]),
+        helper.make_node("Sub", ["rg_s", "offset"], ["score4" if not nan_when_blue else "score4_finite"]),
         helper.make_node("Squeeze", ["score4", "axis3"], ["anomaly_score"]),
         helper.make_node("Sigmoid", ["anomaly_score"], ["p"]),
         helper.make_node("Mul", ["p", "half"], ["p2"]),
@@ -114,6 +116,19 @@ def write_contract_onnx(path: Path, size: tuple[int, int] = (64, 128)) -> Path:
         helper.make_node("Add", ["zeros", "rows"], ["sem_f"]),
         helper.make_node("Cast", ["sem_f"], ["semantic"], to=TensorProto.UINT8),
     ]
+    if nan_when_blue:
+        at = next(i for i, n in enumerate(nodes) if "score4_finite" in n.output) + 1
+        nodes[at:at] = [
+            const("c3", [3], TensorProto.INT64),
+            const("c254", [254.0], TensorProto.FLOAT),
+            helper.make_node("Slice", ["x", "c2", "c3", "axis3"], ["b"]),
+            helper.make_node("Add", ["r", "g"], ["r_plus_g"]),
+            helper.make_node("Sub", ["r_plus_g", "b"], ["rg_minus_b"]),
+            helper.make_node("Add", ["rg_minus_b", "c254"], ["below_zero_on_blue"]),
+            helper.make_node("Sqrt", ["below_zero_on_blue"], ["nan_on_blue"]),
+            helper.make_node("Mul", ["nan_on_blue", "c0f"], ["nan_or_zero"]),
+            helper.make_node("Add", ["score4_finite", "nan_or_zero"], ["score4"]),
+        ]
     graph = helper.make_graph(
         nodes,
         "contract_test_model",

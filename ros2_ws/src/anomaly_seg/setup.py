@@ -55,6 +55,7 @@ setup(
             "anomaly-seg = anomaly_seg.cli:main",
             "anomaly_seg_node = anomaly_seg.ros.node:main",
             "anomaly_seg_eval = anomaly_seg.ros.eval_node:main",
+            "anomaly_seg_play = anomaly_seg.ros.player:main",
         ],
     },
 )

@@ -30,6 +30,17 @@ class BagMessage:
     msg: Any
 
 
+@dataclass(frozen=True)
+class RawMessage:
+    """One message as stored (CDR bytes, what an rclpy publisher sends with ``publish(bytes)``)."""
+
+    topic: str
+    msgtype: str
+    timestamp_ns: int
+    """Receive (log) time recorded in the bag."""
+    raw: bytes
+
+
 @contextmanager
 def _open(path: str | Path) -> Iterator[Reader]:
     bag = Path(path)
@@ -108,6 +119,14 @@ def read_messages(
                     f"bag {bag}: cannot deserialise {conn.msgtype} on {conn.topic} at {timestamp}: {exc}"
                 ) from exc
             yield BagMessage(conn.topic, conn.msgtype, timestamp, msg)
+
+
+def read_raw_messages(path: str | Path, topics: Collection[str] | None = None) -> Iterator[RawMessage]:
+    """Serialised messages of ``topics`` (default: all) in receive-time order, without deserialising them."""
+    bag = Path(path)
+    with _open(bag) as reader:
+        for conn, timestamp, raw in _raw_messages(reader, _select(reader, topics, bag), bag):
+            yield RawMessage(conn.topic, conn.msgtype, timestamp, bytes(raw))
 
 
 def _header_stamp_ns(raw: bytes, where: str) -> int:

@@ -72,6 +72,8 @@ class EvalNode(Node):
         self.evaluator = ReplayEvaluator(settings)
         self.evaluator.source = f"live: {values['image_topic']}"
         namespace = str(values["outputs_namespace"]).rstrip("/")
+        self.namespace = namespace
+        self.gt_topic = str(values["ground_truth_topic"])
         self.matcher = StampMatcher(required_parts(set(OUTPUT_SUFFIXES)), settings.max_pending, settings.max_pending_ns)
         self._lock = threading.Lock()
         self._finished = False
@@ -83,7 +85,6 @@ class EvalNode(Node):
         latched = QoSProfile(
             depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
         )
-        self._subscriptions: list[Any] = []
         for suffix, part in OUTPUT_SUFFIXES.items():
             qos = latched if part == "label_info" else RELIABLE_DEEP
             self._subscribe(part_types.get(part, sensor.Image), f"{namespace}/{suffix}", part, suffix, qos)
@@ -92,7 +93,9 @@ class EvalNode(Node):
         self.log.info(f"evaluating {namespace}/output/* against {values['ground_truth_topic']} -> {self.report_dir}")
 
     def _subscribe(self, msg_type: Any, topic: str, part: str, suffix: str, qos: QoSProfile) -> None:
-        self._subscriptions.append(self.create_subscription(msg_type, topic, self._callback(part, suffix), qos))
+        # rclpy keeps the subscription (Node.subscriptions); a list of our own named _subscriptions would shadow
+        # rclpy's and make destroy_node() fail.
+        self.create_subscription(msg_type, topic, self._callback(part, suffix), qos)
 
     def _callback(self, part: str, suffix: str) -> Callable[[Any], None]:
         def on_message(msg: Any) -> None:
@@ -106,11 +109,11 @@ class EvalNode(Node):
 
         return on_message
 
-    def finish(self) -> None:
-        """Count the unmatched frames and write the report (once)."""
+    def finish(self) -> int:
+        """Count the unmatched frames and write the report (once); 0, or 1 when no frame could be evaluated."""
         with self._lock:
             if self._finished:
-                return
+                return 0 if self.evaluator.frames else 1
             self._finished = True
             self.matcher.flush()
             files = self.evaluator.write_report(self.report_dir, self.matcher, title="live replay")
@@ -121,6 +124,14 @@ class EvalNode(Node):
             f"report: {files[-1]}",
             file=sys.stderr,
         )
+        if not self.evaluator.frames:
+            print(
+                f"anomaly_seg_eval: error: no frame evaluated (no ground truth on {self.gt_topic} or no outputs "
+                f"under {self.namespace}/output/ with matching stamps)",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -140,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     finally:
         if node is not None:
-            node.finish()
+            code = node.finish() or code
             Node.destroy_node(node)
         try_shutdown()
     return code

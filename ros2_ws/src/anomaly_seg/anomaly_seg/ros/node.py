@@ -4,12 +4,17 @@ Everything that decides something lives in :mod:`anomaly_seg.ros.core`; this mod
 The subscription callback stores the newest frame in a one-element slot and returns at once; a worker
 thread runs inference on the latest frame, so the executor never blocks and older frames are dropped
 (and counted) when inference is slower than the camera.
+
+Parameters: every override given to the node (parameter files, ``-p``) is read, validated by
+:meth:`NodeParams.from_dict` exactly as offline replay validates a YAML (an integer for a double is taken,
+an unknown key is refused), then declared with its descriptor (type, range, read-only).
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -24,8 +29,11 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.utilities import try_shutdown
 
 from anomaly_seg.errors import AnomalySegError
-from anomaly_seg.ros import core
+from anomaly_seg.ros import core, dds
 from anomaly_seg.ros.params import PARAMETERS, NodeParams, ParamSpec
+
+#: depth of the per-frame output publishers (a camera-size frame is ~28 MB of outputs at 2048x1024)
+OUTPUT_DEPTH = 2
 
 DIAGNOSTICS_PERIOD_S = 1.0
 
@@ -84,7 +92,8 @@ class AnomalySegNode(Node):
     """One camera: subscribes to ``~/input/image[/compressed]``, publishes the outputs of DESIGN.md §4."""
 
     def __init__(self, node_name: str = "anomaly_seg") -> None:
-        super().__init__(node_name)
+        # Overrides are declared as given so that every key is seen (and unknown ones refused) in _read_parameters.
+        super().__init__(node_name, automatically_declare_parameters_from_overrides=True)
         self.log: Any = Node.get_logger(self)  # via the base class: rclpy leaves it unannotated
         self.params = self._read_parameters()
 
@@ -119,7 +128,7 @@ class AnomalySegNode(Node):
         self.engine.warmup()
 
         self._outputs: dict[str, Publisher] = {
-            topic: self.create_publisher(getattr(self.factory, type_name), f"~/{topic}", 10)
+            topic: self.create_publisher(getattr(self.factory, type_name), f"~/{topic}", OUTPUT_DEPTH)
             for topic, type_name in core.OUTPUT_TYPES.items()
         }
         latched = QoSProfile(
@@ -143,11 +152,15 @@ class AnomalySegNode(Node):
         )
 
     def _read_parameters(self) -> NodeParams:
-        values: dict[str, Any] = {}
+        given = {name: self.get_parameter(name).value for name in self.list_parameters([], 0).names}
+        params = NodeParams.from_dict(given)  # ConfigError naming the key for anything invalid or unknown
+        values = params.to_dict()
         for spec in PARAMETERS:
-            self.declare_parameter(spec.name, spec.default, _descriptor(spec))
-            values[spec.name] = self.get_parameter(spec.name).value
-        return NodeParams.from_dict(values)
+            value = values[spec.name]
+            if self.has_parameter(spec.name):
+                self.undeclare_parameter(spec.name)  # declared untyped from the override; redeclare typed
+            self.declare_parameter(spec.name, value, _descriptor(spec), ignore_override=True)
+        return params
 
     def _on_image(self, msg: Any) -> None:
         if self._slot.put(msg):
@@ -165,8 +178,14 @@ class AnomalySegNode(Node):
             msg = self._slot.take()
             if msg is None:
                 return
-            for topic, out in self.core.process(msg, self._wanted()):
-                self._outputs[topic].publish(out)
+            outputs = self.core.process(msg, self._wanted())
+            try:
+                for topic, out in outputs:
+                    self._outputs[topic].publish(out)
+            except Exception:
+                if not self.context.ok():  # shut down (SIGINT) while this frame was processed: end quietly
+                    return
+                raise
 
     def _publish_diagnostics(self) -> None:
         self._diagnostics_pub.publish(self.core.diagnostics())
@@ -181,11 +200,14 @@ class AnomalySegNode(Node):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``anomaly_seg_node``; exits non-zero on a bad parameter or model file."""
+    profile = dds.apply_default_profile(os.environ)
     rclpy.init(args=list(argv) if argv is not None else None)
     node: AnomalySegNode | None = None
     code = 0
     try:
         node = AnomalySegNode()
+        if profile is not None:
+            node.log.info(f"Fast DDS profile for large images: {profile} (FASTRTPS_DEFAULT_PROFILES_FILE overrides)")
         if node.params.model.build_only:
             node.log.info(f"model.build_only: engine ready ({node.engine.name}), exiting")
             return 0
