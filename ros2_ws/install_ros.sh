@@ -6,14 +6,20 @@
 # Afterwards `VENV/bin/python -c "import rclpy, vision_msgs.msg"` works and `VENV/bin/anomaly_seg_node` starts
 # with nothing sourced (the wheels put their libraries on LD_LIBRARY_PATH themselves). The wheels are CPython
 # 3.11 builds: on another interpreter this says so, installs rclpy's Python sources for the type checker only,
-# and the ROS tests skip with that reason. Where vision_msgs is already importable (a sourced ROS install),
-# it is used as it is.
+# and the ROS tests skip with that reason. Where a ROS install is sourced (rclpy, the message packages and
+# vision_msgs importable through PYTHONPATH), it is used as it is and nothing is installed.
 set -euo pipefail
 venv=${1:?usage: install_ros.sh VENV}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 py="$venv/bin/python"
 pip=("$py" -m pip install --quiet -c "$repo/requirements/lock.txt")
 interfaces="$repo/ros2_ws/src/anomaly_seg/anomaly_seg/interfaces"
+
+if "$py" -c "import rclpy._rclpy_pybind11, sensor_msgs.msg, diagnostic_msgs.msg, vision_msgs.msg" 2>/dev/null \
+  && ! "$py" -m pip show --quiet ros-jazzy-rclpy 2>/dev/null; then
+  echo "make ros: using the ROS 2 installation on PYTHONPATH ($("$py" -c "import rclpy; print(rclpy.__file__)"))"
+  exit 0
+fi
 
 version=$("$py" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 if [ "$version" != "3.11" ]; then

@@ -68,3 +68,48 @@ def test_colcon_build_installs_launch_config_and_node(tmp_path: Path) -> None:
     (site_packages,) = (prefix / "lib").glob("python3*/site-packages")
     for module in ("__init__.py", "py.typed", "ros/messages.py", "bags/reader.py", "cli.py"):
         assert (site_packages / PACKAGE / module).is_file(), f"{module} missing from the installed package"
+
+
+# --- runtime dependencies: setup.py, package.xml, the README's pip line and the containers agree ------------------
+
+#: pip distribution -> the rosdep key that package.xml uses for it (installed from apt in a ROS workspace)
+ROSDEP_KEYS = {
+    "numpy": "python3-numpy",
+    "opencv-python-headless": "python3-opencv",
+    "pyyaml": "python3-yaml",
+    "matplotlib": "python3-matplotlib",
+    "tqdm": "python3-tqdm",
+}
+
+
+def runtime_requirements() -> dict[str, str]:
+    """``{normalised name: requirement}`` of setup.py's install_requires (read from the AST, nothing executed)."""
+    import ast
+
+    tree = ast.parse((SOURCE_ROOT / PACKAGE / "setup.py").read_text())
+    (call,) = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "setup"]
+    (keyword,) = [k for k in call.keywords if k.arg == "install_requires"]
+    assert isinstance(keyword.value, ast.List)
+    out = {}
+    for element in keyword.value.elts:
+        assert isinstance(element, ast.Constant) and isinstance(element.value, str)
+        name = element.value.split(">")[0].split("=")[0].split("<")[0].strip().lower()
+        out[name] = element.value
+    return out
+
+
+def test_runtime_dependencies_agree_across_setup_package_xml_readme_and_containers() -> None:
+    import re
+
+    required = runtime_requirements()
+    assert "torch" not in required and "onnx" in required  # the node reads model metadata with onnx
+    package_xml = (SOURCE_ROOT / PACKAGE / "package.xml").read_text()
+    exec_depends = set(re.findall(r"<exec_depend>([^<]+)</exec_depend>", package_xml))
+    from_pip = {name for name in required if ROSDEP_KEYS.get(name) not in exec_depends}
+    assert {ROSDEP_KEYS[n] for n in set(required) - from_pip} <= exec_depends
+    readme = (REPO / "README.md").read_text()
+    (pip_line,) = [line for line in readme.splitlines() if line.startswith("pip install ") and "rosbags" in line]
+    assert set(pip_line.split("#")[0].split()[2:]) == from_pip, pip_line
+    docker = (REPO / "docker" / "requirements-ros.txt").read_text()
+    docker_names = {re.split(r"[<>=\s]", line)[0].lower() for line in docker.splitlines() if line and line[0] != "#"}
+    assert from_pip <= docker_names, from_pip - docker_names

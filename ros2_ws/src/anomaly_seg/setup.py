@@ -36,13 +36,14 @@ setup(
         "opencv-python-headless>=4.5",
         "rosbags>=0.10",
         "onnxruntime>=1.17",
+        "onnx>=1.16",  # model metadata (network size, export parity) is read with it at load time
         "PyYAML>=5.4",
         "tqdm>=4.60",
         "matplotlib>=3.5",
     ],
     extras_require={
         # torch is pinned by the Makefile (CPU wheel); it is never pulled in implicitly here.
-        "torch": ["onnx>=1.16", "onnxscript>=0.1", "safetensors>=0.4"],
+        "torch": ["onnxscript>=0.1", "safetensors>=0.4"],
         "train": ["scikit-learn>=1.3", "scipy>=1.10", "pycocotools>=2.0.7", "tensorboard>=2.14"],
     },
     zip_safe=False,
