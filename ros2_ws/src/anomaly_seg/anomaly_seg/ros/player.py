@@ -11,8 +11,8 @@ are skipped and named. Exit status 0 when every selected message was published.
 from __future__ import annotations
 
 import argparse
-import os
 import importlib
+import os
 import sys
 import time
 from collections import Counter
