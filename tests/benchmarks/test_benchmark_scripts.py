@@ -58,3 +58,18 @@ def test_pixel_metrics_streaming_ap_equals_scikit_learn() -> None:
     aps = [float(line.split()[-1]) for line in lines if line.startswith(("PixelAnomalyMetrics", "scikit-learn"))]
     assert len(aps) == 2 and abs(aps[0] - aps[1]) < 1e-4, lines
     assert re.fullmatch(r"streaming/scikit-learn time ratio: \d+\.\d+", lines[-1])
+
+
+@pytest.mark.ros
+def test_ros_transport_reports_losses_and_latency_per_topic_through_the_node() -> None:
+    from tests.ros.harness import require_ros
+
+    require_ros()
+    lines = run_script("ros_transport.py", "--sizes", "640x480", "--frames", "10", "--profiles", "shipped")
+    text = "\n".join(lines)
+    for topic in ("input", "publish (node)", "output/semantic", "output/anomaly_score", "output/overlay"):
+        assert topic in text
+    (row,) = [line for line in lines if re.match(r"shipped +\d+x\d+ ", line)]
+    sent, received = (int(v) for v in row.split()[2:4])
+    assert sent == 10 and 0 < received <= sent
+    assert re.fullmatch(r"shipped profile: worst p99 transport latency / 33 ms goal: \d+\.\d+", lines[-1])

@@ -326,3 +326,18 @@ def test_latest_frame_slot_keeps_only_the_newest_item() -> None:
     slot.close()
     waiter.join(timeout=5)
     assert not waiter.is_alive() and got == [3, None]
+
+
+def test_diagnostics_report_input_transport_and_publish_times_from_the_shell() -> None:
+    node = make_core()
+    for i, transport_ms in enumerate((2.0, 4.0, 6.0)):
+        stamp = STAMP_NS + i
+        node.process(rgb_msg(grey_frame(16, 32), stamp_ns=stamp), received_ns=stamp + int(transport_ms * 1e6))
+        node.record_published(10.0 * (i + 1))
+    _, _, values = _diag_values(node.diagnostics(STAMP_NS))
+    assert float(values["input_transport_ms_p50"]) == pytest.approx(4.0)
+    assert float(values["input_transport_ms_p99"]) == pytest.approx(np.percentile([2.0, 4.0, 6.0], 99))
+    assert float(values["publish_ms_p50"]) == pytest.approx(20.0)
+    node.process(_with(rgb_msg(grey_frame(16, 32)), encoding="rgb9"), received_ns=STAMP_NS)  # bad: not timed
+    _, _, values = _diag_values(node.diagnostics(STAMP_NS))
+    assert float(values["input_transport_ms_p50"]) == pytest.approx(4.0)

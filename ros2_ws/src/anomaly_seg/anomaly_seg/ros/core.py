@@ -124,21 +124,27 @@ class NodeCore:
         self._processing_ms = RollingWindow(window)
         self._latency_ms = RollingWindow(window)
         self._engine_ms = RollingWindow(window)
+        self._transport_ms = RollingWindow(window)
+        self._publish_ms = RollingWindow(window)
         self._rate = RateMeter(min(window, 100))
         self._last_report: tuple[int, int] = (0, 0)  # (processed, failed) at the previous diagnostics()
         self.last_result: Result | None = None
 
     # ------------------------------------------------------------------ per frame
-    def process(self, msg: Any, wanted: set[str] | frozenset[str] | None = None) -> list[tuple[str, Any]]:
+    def process(
+        self, msg: Any, wanted: set[str] | frozenset[str] | None = None, *, received_ns: int | None = None
+    ) -> list[tuple[str, Any]]:
         """Outputs for one ``sensor_msgs/Image`` or ``CompressedImage``; ``wanted=None`` means every topic.
 
-        Never raises: a bad frame returns ``[]`` and is counted under its error kind.
+        ``received_ns``: when the shell received the message (``clock()`` time), for the input transport latency
+        (stamp -> received) in diagnostics. Never raises: a bad frame returns ``[]`` and is counted under its
+        error kind.
         """
         t_start = time.perf_counter()
         with self._lock:
             self._frames_in += 1
         try:
-            outputs = self._process(msg, wanted, t_start)
+            outputs = self._process(msg, wanted, t_start, received_ns)
         except AnomalySegError as exc:
             self._count_error(exc.kind, str(exc))
             self.log.log(logging.ERROR, exc.kind, f"frame dropped ({exc.kind}): {exc}")
@@ -149,13 +155,19 @@ class NodeCore:
             return []
         return outputs
 
+    def record_published(self, milliseconds: float) -> None:
+        """Time the shell took to publish one frame's outputs (serialisation + DDS write), for diagnostics."""
+        self._publish_ms.add(milliseconds)
+
     def record_dropped(self, n: int = 1) -> None:
         """Count frames replaced by a newer one before they were processed (the shell's latest-frame slot)."""
         with self._lock:
             self._frames_in += n
             self._dropped += n
 
-    def _process(self, msg: Any, wanted: set[str] | frozenset[str] | None, t_start: float) -> list[tuple[str, Any]]:
+    def _process(
+        self, msg: Any, wanted: set[str] | frozenset[str] | None, t_start: float, received_ns: int | None
+    ) -> list[tuple[str, Any]]:
         factory = self.factory
         t0 = time.perf_counter()
         image, bgr = self._decode(msg)
@@ -197,6 +209,8 @@ class NodeCore:
         self._processing_ms.add(processing_ms)
         self._latency_ms.add(latency_ms)
         self._engine_ms.add(result.timings.engine_ms)
+        if received_ns is not None:
+            self._transport_ms.add((received_ns - rm.stamp_to_ns(msg.header.stamp)) / 1e6)
         self._rate.tick(time.monotonic())
         with self._lock:
             self._processed += 1
@@ -288,6 +302,8 @@ class NodeCore:
             ("processing_ms", self._processing_ms),
             ("pipeline_latency_ms", self._latency_ms),
             ("engine_ms", self._engine_ms),
+            ("input_transport_ms", self._transport_ms),
+            ("publish_ms", self._publish_ms),
         ):
             for q, v in window.percentiles(PERCENTILES).items():
                 values[f"{label}_p{q}"] = f"{v:.2f}"

@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -139,7 +140,7 @@ class AnomalySegNode(Node):
         self._diagnostics_pub = self.create_publisher(self.factory.DiagnosticArray, core.TOPIC_DIAGNOSTICS, 10)
         self._diagnostics_timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
 
-        self._slot: core.LatestFrameSlot[Any] = core.LatestFrameSlot()
+        self._slot: core.LatestFrameSlot[tuple[Any, int]] = core.LatestFrameSlot()  # (message, received at)
         self._worker = threading.Thread(target=self._work, name=f"{node_name}-inference", daemon=True)
         self._worker.start()
         compressed = self.params.input.compressed
@@ -163,7 +164,7 @@ class AnomalySegNode(Node):
         return params
 
     def _on_image(self, msg: Any) -> None:
-        if self._slot.put(msg):
+        if self._slot.put((msg, self.core.clock())):
             self.core.record_dropped()
 
     def _wanted(self) -> set[str]:
@@ -175,13 +176,16 @@ class AnomalySegNode(Node):
 
     def _work(self) -> None:
         while True:
-            msg = self._slot.take()
-            if msg is None:
+            item = self._slot.take()
+            if item is None:
                 return
-            outputs = self.core.process(msg, self._wanted())
+            outputs = self.core.process(item[0], self._wanted(), received_ns=item[1])
+            t0 = time.perf_counter()
             try:
                 for topic, out in outputs:
                     self._outputs[topic].publish(out)
+                if outputs:
+                    self.core.record_published((time.perf_counter() - t0) * 1e3)
             except Exception:
                 if not self.context.ok():  # shut down (SIGINT) while this frame was processed: end quietly
                     return
