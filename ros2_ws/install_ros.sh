@@ -41,7 +41,9 @@ build_interface() {  # NAME: build and install anomaly_seg/interfaces/NAME into 
   fi
   echo "make ros: building $name from $interfaces/$name (about a minute)"
   rm -rf "$build" && mkdir -p "$build"
-  PATH="$venv/bin:$PATH" cmake -S "$interfaces/$name" -B "$build" \
+  # rosidl finds its type supports through the ament index: the venv is the prefix.
+  PATH="$venv/bin:$PATH" AMENT_PREFIX_PATH="$venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}" \
+    cmake -S "$interfaces/$name" -B "$build" \
     -DCMAKE_INSTALL_PREFIX="$venv" -DCMAKE_PREFIX_PATH="$venv" -DPython3_EXECUTABLE="$py" \
     -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
     -DCMAKE_PROJECT_INCLUDE="$repo/ros2_ws/cmake/remap_wheel_include_dirs.cmake" >"$build.log" 2>&1 \
