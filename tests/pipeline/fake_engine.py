@@ -7,6 +7,7 @@ network image, sky (10) above. Uncertainty channels are fixed functions of the s
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -148,3 +149,32 @@ def write_contract_onnx(path: Path, size: tuple[int, int] = (64, 128), *, nan_wh
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, str(path))
     return path
+
+
+class FixedLatencyEngine(FakeEngine):
+    """A FakeEngine call that takes ``latency_ms``, spent waiting without the GIL (as a GPU sync does).
+
+    Outputs are computed from the first frame and returned for every later one (their content does not matter
+    where this stands in: throughput tests and benchmarks). ``active`` tells whether a call is running now.
+    """
+
+    def __init__(self, size: tuple[int, int], latency_ms: float) -> None:
+        super().__init__(size)
+        self.latency_s = latency_ms / 1e3
+        self._cached: EngineOutputs | None = None
+        self.active = False
+
+    @property
+    def name(self) -> str:
+        return f"fixed-latency-{self.latency_s * 1e3:g}ms"
+
+    def _run(self, images: np.ndarray) -> EngineOutputs:
+        self.active = True
+        try:
+            deadline = time.perf_counter() + self.latency_s
+            if self._cached is None:
+                self._cached = super()._run(images)
+            time.sleep(max(0.0, deadline - time.perf_counter()))
+            return self._cached
+        finally:
+            self.active = False

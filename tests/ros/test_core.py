@@ -328,16 +328,16 @@ def test_latest_frame_slot_keeps_only_the_newest_item() -> None:
     assert not waiter.is_alive() and got == [3, None]
 
 
-def test_diagnostics_report_input_transport_and_publish_times_from_the_shell() -> None:
+def test_diagnostics_report_transport_latency_losses_and_publish_times_from_the_shell() -> None:
     node = make_core()
-    for i, transport_ms in enumerate((2.0, 4.0, 6.0)):
-        stamp = STAMP_NS + i
-        node.process(rgb_msg(grey_frame(16, 32), stamp_ns=stamp), received_ns=stamp + int(transport_ms * 1e6))
-        node.record_published(10.0 * (i + 1))
+    for sequence, transport_ms in ((1, 2.0), (2, 4.0), (5, 6.0)):  # 3 and 4 never arrived
+        node.record_arrival(sequence, STAMP_NS, STAMP_NS + int(transport_ms * 1e6))
+        node.record_published(10.0 * sequence)
+    node.record_arrival(1, None, None)  # a new publisher starts again at 1: no gap, no latency sample
+    node.record_arrival(2, STAMP_NS, None)
     _, _, values = _diag_values(node.diagnostics(STAMP_NS))
     assert float(values["input_transport_ms_p50"]) == pytest.approx(4.0)
     assert float(values["input_transport_ms_p99"]) == pytest.approx(np.percentile([2.0, 4.0, 6.0], 99))
     assert float(values["publish_ms_p50"]) == pytest.approx(20.0)
-    node.process(_with(rgb_msg(grey_frame(16, 32)), encoding="rgb9"), received_ns=STAMP_NS)  # bad: not timed
-    _, _, values = _diag_values(node.diagnostics(STAMP_NS))
-    assert float(values["input_transport_ms_p50"]) == pytest.approx(4.0)
+    assert values["frames_lost_in_transport"] == "2" and node.stats().frames_lost_in_transport == 2
+    assert values["frames_in"] == "0"  # lost frames never reached the node

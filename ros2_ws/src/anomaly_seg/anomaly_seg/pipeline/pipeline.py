@@ -54,6 +54,35 @@ def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1e3
 
 
+@dataclass
+class FrameBuffers:
+    """Preallocated buffers of one frame in flight: the network input and a copy of the engine outputs.
+
+    The serial path uses one set; a pipelined runner gives each frame in flight its own set, so the engine can
+    write frame N+1's outputs while frame N is post-processed (backends reuse their output buffers).
+    """
+
+    net_input: np.ndarray  # uint8 [1, H, W, 3] RGB
+    swap: np.ndarray  # uint8 [H, W, 3], BGR staging
+    semantic: np.ndarray  # uint8 [H, W]
+    score: np.ndarray  # float32 [H, W]
+    uncertainty: np.ndarray  # float32 [3, H, W]
+    input_size: tuple[int, int] = (0, 0)
+    timings: Timings | None = None
+
+    @classmethod
+    def allocate(cls, size: tuple[int, int]) -> FrameBuffers:
+        """Zeroed buffers for network size ``(H, W)``."""
+        h, w = size
+        return cls(
+            np.zeros((1, h, w, 3), np.uint8),
+            np.zeros((h, w, 3), np.uint8),
+            np.zeros((h, w), np.uint8),
+            np.zeros((h, w), np.float32),
+            np.zeros((3, h, w), np.float32),
+        )
+
+
 class Pipeline:
     """Runs one engine on camera frames of any size; allocates the network input once."""
 
@@ -67,8 +96,7 @@ class Pipeline:
         net_h, net_w = self.network_size
         if engine.batch_size != 1:
             raise ConfigError(f"the full-frame pipeline needs an engine with batch size 1, got {engine.batch_size}")
-        self._net_input = np.zeros((1, net_h, net_w, 3), np.uint8)
-        self._swap_buffer = np.zeros((net_h, net_w, 3), np.uint8)
+        self._buffers = FrameBuffers.allocate((net_h, net_w))
         self._segment_params = SegmentParams(
             threshold=config.threshold,
             min_area_px=config.min_area_px,
@@ -85,15 +113,26 @@ class Pipeline:
 
     @property
     def network_input(self) -> np.ndarray:
-        """The preallocated ``[1, H, W, 3]`` RGB buffer of the last frame (read-only use)."""
-        return self._net_input
+        """The preallocated ``[1, H, W, 3]`` RGB buffer of the last frame of :meth:`process` (read-only use)."""
+        return self._buffers.net_input
 
     def process(self, image: np.ndarray, *, bgr: bool = False) -> Result:
         """Run one ``H x W x 3`` uint8 frame (RGB, or BGR with ``bgr=True``) through the network and post-processing.
 
         Raises ImageDecodeError for an image of the wrong shape/dtype and EngineError for failing or
-        non-finite engine outputs.
+        non-finite engine outputs. The three stages (:meth:`preprocess`, :meth:`infer`, :meth:`postprocess`) are
+        also callable one by one, each frame with its own :class:`FrameBuffers`, to overlap frames.
         """
+        self.preprocess(image, self._buffers, bgr=bgr)
+        self.infer(self._buffers)
+        return self.postprocess(self._buffers)
+
+    def new_buffers(self) -> FrameBuffers:
+        """A set of buffers for one more frame in flight."""
+        return FrameBuffers.allocate(self.network_size)
+
+    def preprocess(self, image: np.ndarray, buffers: FrameBuffers, *, bgr: bool = False) -> None:
+        """Stage 1: check and resize ``image`` into ``buffers.net_input`` (RGB); starts the frame's timings."""
         timings = Timings()
         t0 = time.perf_counter()
         if (
@@ -104,20 +143,36 @@ class Pipeline:
             or image.shape[1] < 1
         ):
             raise ImageDecodeError(f"pipeline expects an HxWx3 uint8 image, got {image.dtype} {image.shape}")
-        in_h, in_w = int(image.shape[0]), int(image.shape[1])
-        self._preprocess(image, bgr)
+        self._preprocess(image, buffers, bgr)
+        buffers.input_size = (int(image.shape[0]), int(image.shape[1]))
         timings.preprocess_ms = _ms(t0)
+        buffers.timings = timings
 
+    def infer(self, buffers: FrameBuffers) -> None:
+        """Stage 2: the engine on ``buffers.net_input``; checked outputs copied into ``buffers``."""
         t0 = time.perf_counter()
         try:
-            outputs = self.engine.infer(self._net_input)
+            outputs = self.engine.infer(buffers.net_input)
         except EngineError:
             raise
         except Exception as exc:  # a backend's own exception type: report it as an engine failure
             raise EngineError(f"{self.engine.name}: inference failed: {type(exc).__name__}: {exc}") from exc
-        semantic, score, uncertainty = self._check_outputs(outputs)
-        timings.engine_ms = _ms(t0)
+        self.store_outputs(outputs, buffers)
+        assert buffers.timings is not None
+        buffers.timings.engine_ms = _ms(t0)
 
+    def store_outputs(self, outputs: EngineOutputs, buffers: FrameBuffers) -> None:
+        """Check one frame's engine outputs (batch of 1) and copy them into ``buffers``."""
+        semantic, score, uncertainty = self._check_outputs(outputs)
+        np.copyto(buffers.semantic, semantic)
+        np.copyto(buffers.score, score)
+        np.copyto(buffers.uncertainty, uncertainty)
+
+    def postprocess(self, buffers: FrameBuffers) -> Result:
+        """Stage 3: segments, meta classifier and output images from the engine outputs in ``buffers``."""
+        timings = buffers.timings or Timings()
+        semantic, score, uncertainty = buffers.semantic, buffers.score, buffers.uncertainty
+        in_h, in_w = buffers.input_size
         t0 = time.perf_counter()
         from anomaly_seg.segments import extract_segments
 
@@ -135,9 +190,9 @@ class Pipeline:
         timings.postprocess_ms = _ms(t0)
         return result
 
-    def _preprocess(self, image: np.ndarray, bgr: bool) -> None:
+    def _preprocess(self, image: np.ndarray, buffers: FrameBuffers, bgr: bool) -> None:
         net_h, net_w = self.network_size
-        target = self._swap_buffer if bgr else self._net_input[0]
+        target = buffers.swap if bgr else buffers.net_input[0]
         if image.shape[:2] == (net_h, net_w):
             np.copyto(target, image)
         else:
@@ -145,7 +200,7 @@ class Pipeline:
             interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
             cv2.resize(image, (net_w, net_h), dst=target, interpolation=interpolation)
         if bgr:
-            cv2.cvtColor(self._swap_buffer, cv2.COLOR_BGR2RGB, dst=self._net_input[0])
+            cv2.cvtColor(buffers.swap, cv2.COLOR_BGR2RGB, dst=buffers.net_input[0])
 
     def _check_outputs(self, outputs: EngineOutputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         net_h, net_w = self.network_size
@@ -206,7 +261,7 @@ class Pipeline:
         net_h, net_w = self.network_size
         if self.config.resolution == "network":
             out_h, out_w = net_h, net_w
-            # copies: a backend may reuse its output buffers on the next call
+            # copies: the frame buffers are reused by a later frame (last_result keeps these)
             semantic_out, score_out, ids_out = semantic.copy(), score.copy(), ids_net.copy()
             unc_out: np.ndarray | None
             unc_out = uncertainty.copy() if self.config.keep_uncertainty else None

@@ -20,7 +20,7 @@ import numpy as np
 from anomaly_seg.engines.base import Engine
 from anomaly_seg.errors import AnomalySegError
 from anomaly_seg.labels import CLASS_NAMES, colorize
-from anomaly_seg.pipeline import Pipeline, PipelineConfig, Result
+from anomaly_seg.pipeline import FrameBuffers, Pipeline, PipelineConfig, Result
 from anomaly_seg.ros import messages as rm
 from anomaly_seg.ros.diagnostics import PERCENTILES, RateMeter, RollingWindow
 from anomaly_seg.ros.overlay import render_overlay
@@ -60,15 +60,29 @@ CLASS_ID = "anomaly"
 T = TypeVar("T")
 
 
+@dataclass
+class Frame:
+    """One input message in flight through NodeCore's stages (begin -> infer -> finish)."""
+
+    msg: Any
+    buffers: FrameBuffers
+    t_start: float  # perf_counter at begin()
+    image: np.ndarray | None = None  # decoded pixels (the overlay at input resolution draws on them)
+    bgr: bool = False
+    decode_ms: float = 0.0
+
+
 @dataclass(frozen=True)
 class NodeStats:
-    """Counters since start. ``frames_in = frames_processed + frames_failed + frames_dropped``."""
+    """Counters since start. ``frames_in = frames_processed + frames_failed + frames_dropped`` once the frames in
+    flight are done; ``frames_lost_in_transport`` never reached the node (not in ``frames_in``)."""
 
     frames_in: int
     frames_processed: int
     frames_failed: int
     frames_dropped: int
     errors: dict[str, int] = field(default_factory=dict)
+    frames_lost_in_transport: int = 0  # never reached the node (publisher sequence gaps)
     last_error: str = ""
     segments_published: int = 0
     segments_rejected: int = 0  # by the meta classifier
@@ -119,6 +133,8 @@ class NodeCore:
         self._frames_in = self._processed = self._failed = self._dropped = 0
         self._seg_published = self._seg_rejected = self._seg_dropped = 0
         self._errors: dict[str, int] = {}
+        self._lost_in_transport = 0
+        self._last_sequence: int | None = None
         self._last_error = ""
         self._last_input_size: tuple[int, int] | None = None
         self._processing_ms = RollingWindow(window)
@@ -129,31 +145,73 @@ class NodeCore:
         self._rate = RateMeter(min(window, 100))
         self._last_report: tuple[int, int] = (0, 0)  # (processed, failed) at the previous diagnostics()
         self.last_result: Result | None = None
+        self._buffers = self.pipeline.new_buffers()  # the serial path's (process)
 
     # ------------------------------------------------------------------ per frame
-    def process(
-        self, msg: Any, wanted: set[str] | frozenset[str] | None = None, *, received_ns: int | None = None
-    ) -> list[tuple[str, Any]]:
+    def process(self, msg: Any, wanted: set[str] | frozenset[str] | None = None) -> list[tuple[str, Any]]:
         """Outputs for one ``sensor_msgs/Image`` or ``CompressedImage``; ``wanted=None`` means every topic.
 
-        ``received_ns``: when the shell received the message (``clock()`` time), for the input transport latency
-        (stamp -> received) in diagnostics. Never raises: a bad frame returns ``[]`` and is counted under its
-        error kind.
+        Never raises: a bad frame returns ``[]`` and is counted under its error kind. The same three stages as
+        :meth:`begin`, :meth:`infer`, :meth:`finish`, on one set of buffers.
         """
-        t_start = time.perf_counter()
+        frame = self.begin(msg, self._buffers)
+        if frame is None or not self.infer(frame):
+            return []
+        return self.finish(frame, wanted)
+
+    def new_buffers(self) -> FrameBuffers:
+        """Buffers for one more frame in flight (a pipelined runner holds one set per stage)."""
+        return self.pipeline.new_buffers()
+
+    def begin(self, msg: Any, buffers: FrameBuffers) -> Frame | None:
+        """Stage 1: count the frame, decode it and resize it into ``buffers``; None (counted) for a bad frame."""
+        frame = Frame(msg, buffers, time.perf_counter())
         with self._lock:
             self._frames_in += 1
+
+        def decode() -> None:
+            t0 = time.perf_counter()
+            frame.image, frame.bgr = self._decode(msg)
+            frame.decode_ms = (time.perf_counter() - t0) * 1e3
+            self.pipeline.preprocess(frame.image, buffers, bgr=frame.bgr)
+
+        return frame if self._guarded(decode) else None
+
+    def infer(self, frame: Frame) -> bool:
+        """Stage 2: the engine on the frame's buffers; False (counted) when the engine fails."""
+        return self._guarded(lambda: self.pipeline.infer(frame.buffers))
+
+    def finish(self, frame: Frame, wanted: set[str] | frozenset[str] | None = None) -> list[tuple[str, Any]]:
+        """Stage 3: segments, meta classifier and the output messages; ``[]`` (counted) on failure."""
+        outputs: list[tuple[str, Any]] = []
+        self._guarded(lambda: outputs.extend(self._finish(frame, wanted)))
+        return outputs
+
+    def _guarded(self, stage: Callable[[], object]) -> bool:
+        """Run one stage; an exception is counted, logged (throttled) and turned into False. Never raises."""
         try:
-            outputs = self._process(msg, wanted, t_start, received_ns)
+            stage()
         except AnomalySegError as exc:
             self._count_error(exc.kind, str(exc))
             self.log.log(logging.ERROR, exc.kind, f"frame dropped ({exc.kind}): {exc}")
-            return []
+            return False
         except Exception as exc:  # the node must keep running; the traceback goes to the (throttled) log
             self._count_error("internal", f"{type(exc).__name__}: {exc}")
             self.log.log(logging.ERROR, "internal", f"internal error, frame dropped: {exc!r}", exc_info=True)
-            return []
-        return outputs
+            return False
+        return True
+
+    def record_arrival(self, sequence: int | None, sent_ns: int | None, received_ns: int | None) -> None:
+        """What the middleware says of one input message: the publisher's sequence number (a gap = frames lost
+        before the node, e.g. replaced in the depth-1 reader queue; one publisher per topic assumed) and the
+        send / receive times (input transport latency)."""
+        with self._lock:
+            if sequence is not None and sequence > 0:
+                if self._last_sequence is not None and sequence > self._last_sequence + 1:
+                    self._lost_in_transport += sequence - self._last_sequence - 1
+                self._last_sequence = sequence  # smaller: a new or restarted publisher
+        if sent_ns and received_ns:
+            self._transport_ms.add((received_ns - sent_ns) / 1e6)
 
     def record_published(self, milliseconds: float) -> None:
         """Time the shell took to publish one frame's outputs (serialisation + DDS write), for diagnostics."""
@@ -165,15 +223,12 @@ class NodeCore:
             self._frames_in += n
             self._dropped += n
 
-    def _process(
-        self, msg: Any, wanted: set[str] | frozenset[str] | None, t_start: float, received_ns: int | None
-    ) -> list[tuple[str, Any]]:
-        factory = self.factory
-        t0 = time.perf_counter()
-        image, bgr = self._decode(msg)
-        decode_ms = (time.perf_counter() - t0) * 1e3
-        result = self.pipeline.process(image, bgr=bgr)
-        result.timings.decode_ms = decode_ms
+    def _finish(self, frame: Frame, wanted: set[str] | frozenset[str] | None) -> list[tuple[str, Any]]:
+        factory, msg, t_start = self.factory, frame.msg, frame.t_start
+        image, bgr = frame.image, frame.bgr
+        assert image is not None
+        result = self.pipeline.postprocess(frame.buffers)
+        result.timings.decode_ms = frame.decode_ms
 
         def want(topic: str) -> bool:
             return wanted is None or topic in wanted
@@ -196,7 +251,7 @@ class NodeCore:
         if want(TOPIC_OBSTACLE_IDS):
             outputs.append((TOPIC_OBSTACLE_IDS, rm.array_to_image(factory, result.obstacle_ids, "mono16", header)))
         if want(TOPIC_OVERLAY):
-            overlay = self._overlay(image, bgr, result)
+            overlay = self._overlay(image, bgr, result, frame.buffers.net_input)
             outputs.append((TOPIC_OVERLAY, rm.array_to_image(factory, overlay, "bgr8", header)))
 
         processing_ms = (time.perf_counter() - t_start) * 1e3
@@ -209,8 +264,6 @@ class NodeCore:
         self._processing_ms.add(processing_ms)
         self._latency_ms.add(latency_ms)
         self._engine_ms.add(result.timings.engine_ms)
-        if received_ns is not None:
-            self._transport_ms.add((received_ns - rm.stamp_to_ns(msg.header.stamp)) / 1e6)
         self._rate.tick(time.monotonic())
         with self._lock:
             self._processed += 1
@@ -232,9 +285,9 @@ class NodeCore:
             return rm.image_to_array(msg), True
         return rm.image_to_rgb(msg), False
 
-    def _overlay(self, image: np.ndarray, bgr: bool, result: Result) -> np.ndarray:
+    def _overlay(self, image: np.ndarray, bgr: bool, result: Result, net_input: np.ndarray) -> np.ndarray:
         if result.resolution == "network":
-            base = cv2.cvtColor(self.pipeline.network_input[0], cv2.COLOR_RGB2BGR)
+            base = cv2.cvtColor(net_input[0], cv2.COLOR_RGB2BGR)
         else:
             base = image if bgr else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
         obstacles = result.obstacles.kept_only()
@@ -262,6 +315,7 @@ class NodeCore:
                 frames_failed=self._failed,
                 frames_dropped=self._dropped,
                 errors=dict(self._errors),
+                frames_lost_in_transport=self._lost_in_transport,
                 last_error=self._last_error,
                 segments_published=self._seg_published,
                 segments_rejected=self._seg_rejected,
@@ -312,6 +366,7 @@ class NodeCore:
             frames_processed=str(stats.frames_processed),
             frames_failed=str(stats.frames_failed),
             frames_dropped=str(stats.frames_dropped),
+            frames_lost_in_transport=str(stats.frames_lost_in_transport),
             segments_published=str(stats.segments_published),
             segments_rejected=str(stats.segments_rejected),
             segments_dropped=str(stats.segments_dropped),
@@ -342,8 +397,10 @@ class LatestFrameSlot(Generic[T]):
         self._cond = threading.Condition()
 
     def put(self, item: T) -> bool:
-        """Store ``item``; returns True when it replaced an item nobody took (a dropped frame)."""
+        """Store ``item``; True when it replaced an item nobody took or the slot is closed (a dropped frame)."""
         with self._cond:
+            if self._closed:
+                return True
             replaced = self._item is not None
             self._item = item
             self._cond.notify()
@@ -356,8 +413,11 @@ class LatestFrameSlot(Generic[T]):
             item, self._item = self._item, None
             return None if self._closed else item
 
-    def close(self) -> None:
-        """Wake every waiter; later ``take()`` calls return None."""
+    def close(self) -> bool:
+        """Wake every waiter; later ``take()`` calls return None. True when an untaken item was discarded."""
         with self._cond:
+            discarded = self._item is not None and not self._closed
             self._closed = True
+            self._item = None
             self._cond.notify_all()
+            return discarded

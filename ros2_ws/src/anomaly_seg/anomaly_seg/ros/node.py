@@ -1,9 +1,9 @@
 """The rclpy shell (``anomaly_seg_node``): parameters, topics, a worker thread and timers around :class:`NodeCore`.
 
 Everything that decides something lives in :mod:`anomaly_seg.ros.core`; this module only wires ROS to it.
-The subscription callback stores the newest frame in a one-element slot and returns at once; a worker
-thread runs inference on the latest frame, so the executor never blocks and older frames are dropped
-(and counted) when inference is slower than the camera.
+The subscription callback hands the frame to a :class:`~anomaly_seg.ros.runner.FrameRunner` and returns at once:
+the runner keeps the newest frame in a one-element slot and runs NodeCore's stages in its own threads (pipelined
+by default), so the executor never blocks and older frames are dropped (and counted) when the node is behind.
 
 Parameters: every override given to the node (parameter files, ``-p``) is read, validated by
 :meth:`NodeParams.from_dict` exactly as offline replay validates a YAML (an integer for a double is taken,
@@ -16,7 +16,6 @@ import importlib
 import logging
 import os
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +31,7 @@ from rclpy.utilities import try_shutdown
 from anomaly_seg.errors import AnomalySegError
 from anomaly_seg.ros import core, dds
 from anomaly_seg.ros.params import PARAMETERS, NodeParams, ParamSpec
+from anomaly_seg.ros.runner import FrameRunner
 
 #: depth of the per-frame output publishers (a camera-size frame is ~28 MB of outputs at 2048x1024)
 OUTPUT_DEPTH = 2
@@ -140,13 +140,20 @@ class AnomalySegNode(Node):
         self._diagnostics_pub = self.create_publisher(self.factory.DiagnosticArray, core.TOPIC_DIAGNOSTICS, 10)
         self._diagnostics_timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
 
-        self._slot: core.LatestFrameSlot[tuple[Any, int]] = core.LatestFrameSlot()  # (message, received at)
-        self._worker = threading.Thread(target=self._work, name=f"{node_name}-inference", daemon=True)
-        self._worker.start()
+        self._runner = FrameRunner(
+            self.core,
+            self._publish_outputs,
+            wanted=self._wanted,
+            pipelined=self.params.execution.pipelined,
+            name=node_name,
+            on_error=self._publish_failed,
+        )
         compressed = self.params.input.compressed
         msg_type = self.factory.CompressedImage if compressed else self.factory.Image
         topic = f"~/{core.TOPIC_INPUT_COMPRESSED if compressed else core.TOPIC_INPUT}"
-        self._subscription = self.create_subscription(msg_type, topic, self._on_image, input_qos(self.params.input.qos))
+        qos = input_qos(self.params.input.qos)
+        # rclpy passes MessageInfo to two-argument callbacks; its type hints only know the one-argument form
+        self._subscription = self.create_subscription(msg_type, topic, self._on_image, qos)  # type: ignore[arg-type]
         self.log.info(
             f"ready: {self.engine.name}, network {self.engine.input_size}, listening on "
             f"{self.resolve_topic_name(topic)} ({self.params.input.qos})"
@@ -163,43 +170,41 @@ class AnomalySegNode(Node):
             self.declare_parameter(spec.name, value, _descriptor(spec), ignore_override=True)
         return params
 
-    def _on_image(self, msg: Any) -> None:
-        if self._slot.put((msg, self.core.clock())):
-            self.core.record_dropped()
+    def _on_image(self, msg: Any, info: dict[str, Any]) -> None:
+        self.core.record_arrival(
+            info.get("publication_sequence_number"), info.get("source_timestamp"), info.get("received_timestamp")
+        )
+        self._runner.submit(msg)
 
     def _wanted(self) -> set[str]:
+        if not self.context.ok():  # shutting down: nothing will be published
+            return set()
         return {
             topic
             for topic, pub in self._outputs.items()
             if topic not in core.OPTIONAL_TOPICS or pub.get_subscription_count() > 0
         }
 
-    def _work(self) -> None:
-        while True:
-            item = self._slot.take()
-            if item is None:
-                return
-            outputs = self.core.process(item[0], self._wanted(), received_ns=item[1])
-            t0 = time.perf_counter()
-            try:
-                for topic, out in outputs:
-                    self._outputs[topic].publish(out)
-                if outputs:
-                    self.core.record_published((time.perf_counter() - t0) * 1e3)
-            except Exception:
-                if not self.context.ok():  # shut down (SIGINT) while this frame was processed: end quietly
-                    return
-                raise
+    def _publish_outputs(self, outputs: list[tuple[str, Any]]) -> None:
+        t0 = time.perf_counter()
+        for topic, out in outputs:
+            self._outputs[topic].publish(out)
+        self.core.record_published((time.perf_counter() - t0) * 1e3)
+
+    def _publish_failed(self, exc: BaseException) -> bool:
+        if not self.context.ok():  # shut down (SIGINT) while frames were in flight: stop quietly
+            return False
+        self.log.error(f"publishing a frame's outputs failed: {exc!r}")
+        return True
 
     def _publish_diagnostics(self) -> None:
         self._diagnostics_pub.publish(self.core.diagnostics())
 
     def stop(self) -> None:
-        """Stop the worker (after its current frame) and wait for it."""
-        slot = getattr(self, "_slot", None)
-        if slot is not None:
-            slot.close()
-            self._worker.join(timeout=10.0)
+        """Stop taking frames, let those in flight finish, and wait for the runner's threads."""
+        runner = getattr(self, "_runner", None)
+        if runner is not None:
+            runner.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

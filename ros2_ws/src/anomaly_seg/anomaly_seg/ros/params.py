@@ -69,6 +69,12 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("model.precision", "fp16", "TensorRT build precision", choices=PRECISIONS),
     ParamSpec("model.force_engine_update", False, "rebuild the TensorRT engine even if the cached one matches"),
     ParamSpec("model.build_only", False, "build/check the engine, then exit (use on the target before driving)"),
+    ParamSpec(
+        "execution.pipelined",
+        True,
+        "overlap decode + resize, the engine and post-processing + publishing of consecutive frames (three "
+        "threads); false = one thread, one frame at a time",
+    ),
     ParamSpec("input.qos", "sensor_data", "QoS of the image subscription (depth 1)", choices=QOS_PROFILES),
     ParamSpec("input.compressed", False, "subscribe to ~/input/image/compressed (sensor_msgs/CompressedImage)"),
     ParamSpec(
@@ -148,6 +154,13 @@ class ModelParams:
 
 
 @dataclass(frozen=True)
+class ExecutionParams:
+    """``execution.*``."""
+
+    pipelined: bool
+
+
+@dataclass(frozen=True)
 class InputParams:
     """``input.*``."""
 
@@ -180,6 +193,7 @@ class NodeParams:
     """Validated node parameters (DESIGN.md §4)."""
 
     model: ModelParams
+    execution: ExecutionParams
     input: InputParams
     anomaly_threshold: float
     segments: SegmentsParams
@@ -216,6 +230,7 @@ class NodeParams:
                 force_engine_update=v["model.force_engine_update"],
                 build_only=v["model.build_only"],
             ),
+            execution=ExecutionParams(pipelined=v["execution.pipelined"]),
             input=InputParams(qos=v["input.qos"], compressed=v["input.compressed"]),
             anomaly_threshold=v["anomaly.threshold"],
             segments=SegmentsParams(

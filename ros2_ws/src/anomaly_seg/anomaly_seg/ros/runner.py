@@ -1,0 +1,161 @@
+"""How NodeCore's three stages are scheduled for a stream of frames (no rclpy).
+
+* serial: one worker thread runs decode -> engine -> post-processing + publishing, one frame at a time;
+  throughput is 1 / (sum of the stages).
+* pipelined: three threads, one per stage, handing frames over through one-slot queues, so decode + resize of
+  frame N+1, the engine on frame N and post-processing + publishing of frame N-1 overlap; throughput approaches
+  1 / (slowest stage). cv2, numpy's large copies, ONNX Runtime and a GPU wait (TensorRT's stream sync) release
+  the GIL, which is what lets the stages run at once.
+
+Either way the input is a :class:`~anomaly_seg.ros.core.LatestFrameSlot`: the newest frame wins when the node is
+behind and every replaced frame is counted as dropped. Frames that entered the pipeline are never dropped, and
+outputs leave in input order (one thread per stage, FIFO hand-overs). Memory is bounded: a fixed pool of frame
+buffers (one per frame in flight) is allocated at start.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from anomaly_seg.pipeline import FrameBuffers
+from anomaly_seg.ros.core import Frame, LatestFrameSlot, NodeCore
+
+Outputs = list[tuple[str, Any]]
+Publish = Callable[[Outputs], None]
+Wanted = Callable[[], "set[str] | None"]
+
+#: frames in flight in the pipelined runner: one per stage
+PIPELINE_DEPTH = 3
+_STOP = object()
+
+
+class FrameRunner:
+    """Feeds frames given to :meth:`submit` through ``core`` and hands each frame's outputs to ``publish``.
+
+    ``publish`` runs in the runner's last thread. When it raises, ``on_error(exc)`` decides: True carries on,
+    False stops publishing and taking frames (what is in flight drains without being published), as when the
+    ROS context was shut down under the runner.
+    """
+
+    def __init__(
+        self,
+        core: NodeCore,
+        publish: Publish,
+        *,
+        wanted: Wanted = lambda: None,
+        pipelined: bool = True,
+        name: str = "anomaly_seg",
+        on_error: Callable[[BaseException], bool] = lambda exc: False,
+    ) -> None:
+        self.core = core
+        self.pipelined = pipelined
+        self._publish = publish
+        self._wanted = wanted
+        self._on_error = on_error
+        self._slot: LatestFrameSlot[Any] = LatestFrameSlot()
+        self._closed = threading.Event()
+        self._publishing = True
+        self._threads: list[threading.Thread] = []
+        if pipelined:
+            self._pool: queue.Queue[FrameBuffers] = queue.Queue()
+            for _ in range(PIPELINE_DEPTH):
+                self._pool.put(core.new_buffers())
+            self._to_engine: queue.Queue[Any] = queue.Queue(maxsize=1)
+            self._to_post: queue.Queue[Any] = queue.Queue(maxsize=1)
+            targets: Sequence[tuple[str, Callable[[], None]]] = (
+                ("decode", self._decode_stage),
+                ("engine", self._engine_stage),
+                ("post", self._post_stage),
+            )
+        else:
+            self._buffers = core.new_buffers()
+            targets = (("serial", self._serial),)
+        for stage, target in targets:
+            thread = threading.Thread(target=target, name=f"{name}-{stage}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def submit(self, msg: Any) -> None:
+        """Offer a frame; a frame still waiting is replaced by it and counted as dropped."""
+        if self._slot.put(msg):
+            self.core.record_dropped()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop taking frames, let those in flight finish (up to ``timeout`` seconds), stop the threads."""
+        self._closed.set()
+        if self._slot.close():  # a frame that was still waiting: dropped, and counted as such
+            self.core.record_dropped()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    # ------------------------------------------------------------------ serial
+    def _serial(self) -> None:
+        while (msg := self._slot.take()) is not None:
+            frame = self.core.begin(msg, self._buffers)
+            if frame is not None and self.core.infer(frame):
+                self._emit(self.core.finish(frame, self._topics()))
+
+    # ------------------------------------------------------------------ pipelined
+    def _decode_stage(self) -> None:
+        try:
+            while True:
+                buffers = self._free_buffers()
+                if buffers is None:
+                    return
+                msg = self._slot.take()  # after a buffer is free: the newest frame at that moment
+                if msg is None:
+                    return
+                frame = self.core.begin(msg, buffers)
+                if frame is None:
+                    self._pool.put(buffers)
+                else:
+                    self._to_engine.put(frame)
+        finally:
+            self._to_engine.put(_STOP)
+
+    def _free_buffers(self) -> FrameBuffers | None:
+        while not self._closed.is_set():
+            try:
+                return self._pool.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        return None
+
+    def _engine_stage(self) -> None:
+        try:
+            while (frame := self._to_engine.get()) is not _STOP:
+                assert isinstance(frame, Frame)
+                if self.core.infer(frame):
+                    self._to_post.put(frame)
+                else:
+                    self._pool.put(frame.buffers)
+        finally:
+            self._to_post.put(_STOP)
+
+    def _post_stage(self) -> None:
+        while (frame := self._to_post.get()) is not _STOP:
+            assert isinstance(frame, Frame)
+            outputs = self.core.finish(frame, self._topics())
+            self._pool.put(frame.buffers)
+            self._emit(outputs)
+
+    def _topics(self) -> set[str] | None:
+        try:
+            return self._wanted() if self._publishing else set()
+        except Exception:  # the shell's subscriber counts are gone (shutdown): publish nothing
+            return set()
+
+    def _emit(self, outputs: Outputs) -> None:
+        if not outputs or not self._publishing:
+            return
+        try:
+            self._publish(outputs)
+        except Exception as exc:
+            if not self._on_error(exc):
+                self._publishing = False
+                self._closed.set()
+                if self._slot.close():
+                    self.core.record_dropped()
