@@ -6,6 +6,8 @@
 Camera topic ``/cam_front/image_raw`` -> node ``anomaly_seg`` in namespace ``/cam_front`` (outputs under
 ``/cam_front/anomaly_seg/output/...``), its ``~/input/image`` remapped to the topic (``<topic>/compressed``
 with ``compressed:=true``). Empty ``model``/``backend``/``precision``/``compressed`` keep the values of ``params_file``.
+With ``shared_engine:=true`` one node ``anomaly_seg_shared`` serves every camera on one engine (one CUDA context,
+one copy of the weights) and publishes under the same names.
 """
 
 from __future__ import annotations
@@ -28,7 +30,18 @@ PACKAGE = "anomaly_seg"
 def _nodes(context: LaunchContext) -> list[Action]:
     cfg = {
         k: LaunchConfiguration(k).perform(context)
-        for k in ("cameras", "params_file", "model", "backend", "precision", "compressed", "namespace", "log_level")
+        for k in (
+            "cameras",
+            "params_file",
+            "model",
+            "backend",
+            "precision",
+            "compressed",
+            "namespace",
+            "log_level",
+            "shared_engine",
+            "engine_sharing",
+        )
     }
     plans = camera_nodes(
         cfg["cameras"],
@@ -39,6 +52,8 @@ def _nodes(context: LaunchContext) -> list[Action]:
         compressed=cfg["compressed"],
         namespace=cfg["namespace"],
         log_level=cfg["log_level"],
+        shared_engine=cfg["shared_engine"].lower() in ("true", "1", "yes"),
+        engine_sharing=cfg["engine_sharing"],
     )
     actions: list[Action] = [SetEnvironmentVariable(k, v) for k, v in dds_environment(os.environ).items()]
     for plan in plans:
@@ -85,6 +100,16 @@ def generate_launch_description() -> LaunchDescription:
                 description="true: subscribe to <topic>/compressed (empty = params_file)",
             ),
             DeclareLaunchArgument("namespace", default_value="", description="extra namespace above every camera"),
+            DeclareLaunchArgument(
+                "shared_engine",
+                default_value="false",
+                description="true: one node and one engine for every camera (outputs named as with one node each)",
+            ),
+            DeclareLaunchArgument(
+                "engine_sharing",
+                default_value="",
+                description="with shared_engine: round_robin|batched (batched: batch-N ONNX); empty = params_file",
+            ),
             DeclareLaunchArgument("use_rviz", default_value="false", description="start RViz with rviz_config"),
             DeclareLaunchArgument(
                 "rviz_config",

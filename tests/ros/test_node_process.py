@@ -381,3 +381,37 @@ def test_sigint_while_frames_stream_exits_0_without_a_traceback(model: Path, cli
             assert code == 0, process.stderr[-3000:]
             for sign in ("Traceback", "RCLError", "Exception"):
                 assert sign not in process.stderr, process.stderr[-3000:]
+
+
+def test_one_shared_engine_serves_several_cameras_with_per_camera_outputs(
+    model: Path, client: RosClient, tmp_path: Path
+) -> None:
+    f = rm.ros_factory()
+    cameras = "['/cam_a/image_raw', '/cam_b/image_raw', '/cam_c/image_raw']"
+    launched = camera_nodes(cameras, str(SHIPPED_PARAMS), model=str(model), backend="onnxruntime", shared_engine=True)
+    assert len(launched) == 1 and launched[0].remappings == () and launched[0].full_name == "/anomaly_seg_shared"
+    overrides = {**launched[0].overrides, **OVERRIDES, "input.qos": "reliable"}
+    shared = NodePlan(launched[0].namespace, launched[0].name, launched[0].params_file, overrides, ())
+    per_camera = [p.full_name for p in plans(model, cameras)]  # the names one node per camera would use
+    with ros_processes() as procs:
+        process = start(procs, shared, client, tmp_path)
+        outputs = {name: client.subscribe(f"{name}/{core.TOPIC_OBSTACLES}", f.Detection2DArray) for name in per_camera}
+        scores = {name: client.subscribe(f"{name}/{core.TOPIC_ANOMALY_SCORE}", f.Image) for name in per_camera}
+        diagnostics = client.subscribe(core.TOPIC_DIAGNOSTICS, f.DiagnosticArray)
+        assert client.spin_until(lambda: all(latest_status(diagnostics, n) for n in per_camera), 60.0), process.output
+        pubs = {name: client.publisher(f"/{name.split('/')[1]}/image_raw", f.Image) for name in per_camera}
+        count = [0]
+
+        def publish() -> None:
+            count[0] += 1
+            for name, pub in pubs.items():
+                pub.publish(frame(f, count[0], name.split("/")[1]))
+
+        assert client.spin_until(lambda: all(len(o) >= 3 for o in outputs.values()), 30.0, step=publish)
+        for name in per_camera:
+            assert {m.header.frame_id for m in outputs[name]} == {name.split("/")[1]}
+            assert all((m.height, m.width) == CAMERA for m in scores[name])
+            status = latest_status(diagnostics, name)
+            assert status is not None and "shared, round_robin" in status["backend"], status
+        assert process.interrupt() == 0
+        assert process.output.count("ready: ") == 3

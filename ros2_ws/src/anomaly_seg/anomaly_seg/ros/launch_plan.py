@@ -15,27 +15,13 @@ from typing import Any
 
 import yaml
 
+__all__ = ["NODE_EXECUTABLE", "NodePlan", "camera_nodes", "camera_topics", "dds_environment", "node_placement"]
 from anomaly_seg.ros import core, dds
+from anomaly_seg.ros.naming import camera_topics, node_placement
 from anomaly_seg.ros.params import read_ros_params_file
 
 NODE_EXECUTABLE = "anomaly_seg_node"
-
-
-def camera_topics(text: str) -> list[str]:
-    """``"['/a/image_raw', '/b/image_raw']"`` (YAML list) or ``"/a/image_raw"`` -> list of absolute topics."""
-    value = yaml.safe_load(text) if text.strip() else []
-    topics = [value] if isinstance(value, str) else list(value or [])
-    if not topics or not all(isinstance(t, str) and t.strip("/") for t in topics):
-        raise ValueError(f"cameras must be a list of image topics, got {text!r}")
-    return ["/" + t.strip().lstrip("/") for t in topics]
-
-
-def node_placement(topic: str, namespace: str, index: int) -> tuple[str, str]:
-    """(namespace, node name) for a camera topic: the topic's parent namespace, below ``namespace``."""
-    parent = topic.rsplit("/", 1)[0]
-    name = "anomaly_seg" if parent else f"anomaly_seg_{index}"
-    full = "/" + "/".join(p for p in (namespace.strip("/"), parent.strip("/")) if p)
-    return full, name
+SHARED_NODE_NAME = "anomaly_seg_shared"
 
 
 @dataclass(frozen=True)
@@ -76,8 +62,14 @@ def camera_nodes(
     compressed: str = "",
     namespace: str = "",
     log_level: str = "info",
+    shared_engine: bool = False,
+    engine_sharing: str = "",
 ) -> list[NodePlan]:
-    """The nodes of ``camera.launch.py`` for its arguments (empty strings keep the parameter file's values)."""
+    """The nodes of ``camera.launch.py`` for its arguments (empty strings keep the parameter file's values).
+
+    ``shared_engine``: one node (``anomaly_seg_shared``) and one engine for every camera, its outputs under the
+    same names as with one node per camera; ``engine_sharing``: ``round_robin`` or ``batched``.
+    """
     overrides: dict[str, Any] = {}
     if model:
         overrides["model.onnx_path"] = str(Path(model).expanduser().resolve())
@@ -91,8 +83,15 @@ def camera_nodes(
         use_compressed = bool(overrides["input.compressed"])
     else:  # the file's choice decides which topic to remap
         use_compressed = bool(read_ros_params_file(params_file).get("input.compressed", False))
+    if engine_sharing:
+        overrides["cameras.engine_sharing"] = engine_sharing
+    topics = camera_topics(cameras)
+    if shared_engine:
+        overrides["cameras.topics"] = str(topics)
+        node_ns = "/" + namespace.strip("/")
+        return [NodePlan(node_ns, SHARED_NODE_NAME, params_file, overrides, (), log_level)]
     plans = []
-    for i, topic in enumerate(camera_topics(cameras)):
+    for i, topic in enumerate(topics):
         node_ns, name = node_placement(topic, namespace, i)
         if use_compressed:
             remap = (f"~/{core.TOPIC_INPUT_COMPRESSED}", f"{topic}/compressed")

@@ -30,6 +30,7 @@ from rclpy.utilities import try_shutdown
 
 from anomaly_seg.errors import AnomalySegError
 from anomaly_seg.ros import core, dds
+from anomaly_seg.ros.naming import camera_prefix
 from anomaly_seg.ros.params import PARAMETERS, NodeParams, ParamSpec
 from anomaly_seg.ros.runner import FrameRunner
 
@@ -90,7 +91,9 @@ def _descriptor(spec: ParamSpec) -> Any:
 
 
 class AnomalySegNode(Node):
-    """One camera: subscribes to ``~/input/image[/compressed]``, publishes the outputs of DESIGN.md §4."""
+    """Subscribes to ``~/input/image[/compressed]`` and publishes the outputs of DESIGN.md §4 under ``~/``; with
+    ``cameras.topics``, the same for every listed camera topic under ``/<camera ns>/anomaly_seg/``, all cameras
+    on one engine (:class:`~anomaly_seg.engines.shared.SharedEngine`)."""
 
     def __init__(self, node_name: str = "anomaly_seg") -> None:
         # Overrides are declared as given so that every key is seen (and unknown ones refused) in _read_parameters.
@@ -114,50 +117,31 @@ class AnomalySegNode(Node):
         if m.build_only:
             return
         self.factory = ros_factory()
-        logger = logging.getLogger(f"anomaly_seg.node.{node_name}")
-        logger.propagate = False
-        logger.addHandler(_RosLogHandler(self.log))
-        logger.setLevel(logging.DEBUG)
-        self.core = core.NodeCore(
-            self.params,
-            self.engine,
-            self.factory,
-            clock=lambda: int(self.get_clock().now().nanoseconds),
-            name=self.get_fully_qualified_name(),
-            logger=logger,
-        )
         self.engine.warmup()
-
-        self._outputs: dict[str, Publisher] = {
-            topic: self.create_publisher(getattr(self.factory, type_name), f"~/{topic}", OUTPUT_DEPTH)
-            for topic, type_name in core.OUTPUT_TYPES.items()
-        }
-        latched = QoSProfile(
-            depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
-        )
-        self._label_info_pub = self.create_publisher(self.factory.LabelInfo, f"~/{core.TOPIC_LABEL_INFO}", latched)
-        self._label_info_pub.publish(self.core.label_info_message())
         self._diagnostics_pub = self.create_publisher(self.factory.DiagnosticArray, core.TOPIC_DIAGNOSTICS, 10)
-        self._diagnostics_timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
+        topics = self.params.cameras.topics
+        if topics:  # one engine for every camera; outputs named as with one node per camera
+            from anomaly_seg.engines.shared import SharedEngine
 
-        self._runner = FrameRunner(
-            self.core,
-            self._publish_outputs,
-            wanted=self._wanted,
-            pipelined=self.params.execution.pipelined,
-            name=node_name,
-            on_error=self._publish_failed,
-        )
-        compressed = self.params.input.compressed
-        msg_type = self.factory.CompressedImage if compressed else self.factory.Image
-        topic = f"~/{core.TOPIC_INPUT_COMPRESSED if compressed else core.TOPIC_INPUT}"
-        qos = input_qos(self.params.input.qos)
-        # rclpy passes MessageInfo to two-argument callbacks; its type hints only know the one-argument form
-        self._subscription = self.create_subscription(msg_type, topic, self._on_image, qos)  # type: ignore[arg-type]
-        self.log.info(
-            f"ready: {self.engine.name}, network {self.engine.input_size}, listening on "
-            f"{self.resolve_topic_name(topic)} ({self.params.input.qos})"
-        )
+            c = self.params.cameras
+            self.shared_engine = SharedEngine(self.engine, c.engine_sharing, max_wait_ms=c.batch_wait_ms)
+            self.cameras = [
+                _Camera(self, camera_prefix(topic, self.get_namespace(), i), topic, self.shared_engine.view())
+                for i, topic in enumerate(topics)
+            ]
+        else:
+            self.cameras = [_Camera(self, "~", f"~/{core.TOPIC_INPUT}", self.engine)]
+        self._diagnostics_timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
+        for camera in self.cameras:
+            self.log.info(
+                f"ready: {camera.core.engine.name}, network {self.engine.input_size}, listening on "
+                f"{camera.input_topic} ({self.params.input.qos}), outputs under {camera.prefix}/"
+            )
+
+    @property
+    def core(self) -> core.NodeCore:
+        """The first (with one camera: the only) camera's NodeCore."""
+        return self.cameras[0].core
 
     def _read_parameters(self) -> NodeParams:
         given = {name: self.get_parameter(name).value for name in self.list_parameters([], 0).names}
@@ -170,27 +154,6 @@ class AnomalySegNode(Node):
             self.declare_parameter(spec.name, value, _descriptor(spec), ignore_override=True)
         return params
 
-    def _on_image(self, msg: Any, info: dict[str, Any]) -> None:
-        self.core.record_arrival(
-            info.get("publication_sequence_number"), info.get("source_timestamp"), info.get("received_timestamp")
-        )
-        self._runner.submit(msg)
-
-    def _wanted(self) -> set[str]:
-        if not self.context.ok():  # shutting down: nothing will be published
-            return set()
-        return {
-            topic
-            for topic, pub in self._outputs.items()
-            if topic not in core.OPTIONAL_TOPICS or pub.get_subscription_count() > 0
-        }
-
-    def _publish_outputs(self, outputs: list[tuple[str, Any]]) -> None:
-        t0 = time.perf_counter()
-        for topic, out in outputs:
-            self._outputs[topic].publish(out)
-        self.core.record_published((time.perf_counter() - t0) * 1e3)
-
     def _publish_failed(self, exc: BaseException) -> bool:
         if not self.context.ok():  # shut down (SIGINT) while frames were in flight: stop quietly
             return False
@@ -198,13 +161,80 @@ class AnomalySegNode(Node):
         return True
 
     def _publish_diagnostics(self) -> None:
-        self._diagnostics_pub.publish(self.core.diagnostics())
+        for camera in self.cameras:
+            self._diagnostics_pub.publish(camera.core.diagnostics())
 
     def stop(self) -> None:
-        """Stop taking frames, let those in flight finish, and wait for the runner's threads."""
-        runner = getattr(self, "_runner", None)
-        if runner is not None:
-            runner.close()
+        """Stop taking frames, let those in flight finish, and wait for the runners' threads."""
+        for camera in getattr(self, "cameras", []):
+            camera.runner.close()
+
+
+class _Camera:
+    """One camera inside the node: its subscription, NodeCore, runner and publishers (``prefix``/output/...)."""
+
+    def __init__(self, node: AnomalySegNode, prefix: str, input_topic: str, engine: Any) -> None:
+        self.node = node
+        self.prefix = node.resolve_topic_name(prefix) if prefix != "~" else node.get_fully_qualified_name()
+        params, factory = node.params, node.factory
+        logger = logging.getLogger(f"anomaly_seg.node{self.prefix.replace('/', '.')}")
+        logger.propagate = False
+        logger.addHandler(_RosLogHandler(node.log))
+        logger.setLevel(logging.DEBUG)
+        self.core = core.NodeCore(
+            params,
+            engine,
+            factory,
+            clock=lambda: int(node.get_clock().now().nanoseconds),
+            name=self.prefix,
+            logger=logger,
+        )
+        self.outputs: dict[str, Publisher] = {
+            topic: node.create_publisher(getattr(factory, type_name), f"{prefix}/{topic}", OUTPUT_DEPTH)
+            for topic, type_name in core.OUTPUT_TYPES.items()
+        }
+        latched = QoSProfile(
+            depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
+        )
+        self.label_info = node.create_publisher(factory.LabelInfo, f"{prefix}/{core.TOPIC_LABEL_INFO}", latched)
+        self.label_info.publish(self.core.label_info_message())
+        self.runner = FrameRunner(
+            self.core,
+            self._publish,
+            wanted=self._wanted,
+            pipelined=params.execution.pipelined,
+            name=self.prefix.strip("/").replace("/", "-") or "anomaly_seg",
+            on_error=node._publish_failed,
+        )
+        compressed = params.input.compressed
+        msg_type = factory.CompressedImage if compressed else factory.Image
+        if compressed:
+            input_topic = f"{input_topic}/compressed" if prefix != "~" else f"~/{core.TOPIC_INPUT_COMPRESSED}"
+        qos = input_qos(params.input.qos)
+        # rclpy passes MessageInfo to two-argument callbacks; its type hints only know the one-argument form
+        self.subscription = node.create_subscription(msg_type, input_topic, self._on_image, qos)  # type: ignore[arg-type]
+        self.input_topic = node.resolve_topic_name(input_topic)
+
+    def _on_image(self, msg: Any, info: dict[str, Any]) -> None:
+        self.core.record_arrival(
+            info.get("publication_sequence_number"), info.get("source_timestamp"), info.get("received_timestamp")
+        )
+        self.runner.submit(msg)
+
+    def _wanted(self) -> set[str]:
+        if not self.node.context.ok():  # shutting down: nothing will be published
+            return set()
+        return {
+            topic
+            for topic, pub in self.outputs.items()
+            if topic not in core.OPTIONAL_TOPICS or pub.get_subscription_count() > 0
+        }
+
+    def _publish(self, outputs: list[tuple[str, Any]]) -> None:
+        t0 = time.perf_counter()
+        for topic, out in outputs:
+            self.outputs[topic].publish(out)
+        self.core.record_published((time.perf_counter() - t0) * 1e3)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

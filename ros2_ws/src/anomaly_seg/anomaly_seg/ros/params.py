@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from anomaly_seg.config_schema import read_yaml_mapping
 from anomaly_seg.errors import ConfigError
+from anomaly_seg.ros.naming import camera_topics
 
 ParamValue = bool | int | float | str
 
@@ -74,6 +75,26 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         True,
         "overlap decode + resize, the engine and post-processing + publishing of consecutive frames (three "
         "threads); false = one thread, one frame at a time",
+    ),
+    ParamSpec(
+        "cameras.topics",
+        "",
+        "one node, one engine for many cameras: YAML list of camera image topics (outputs under "
+        "/<camera ns>/anomaly_seg/, as with one node per camera); empty = this node's ~/input/image",
+    ),
+    ParamSpec(
+        "cameras.engine_sharing",
+        "round_robin",
+        "with cameras.topics: round_robin = one engine call per frame, cameras in turn; batched = frames that arrive "
+        "together in one call (needs an engine exported with batch size >= 2)",
+        choices=("round_robin", "batched"),
+    ),
+    ParamSpec(
+        "cameras.batch_wait_ms",
+        5.0,
+        "batched sharing: how long the first frame waits for the other cameras' frames",
+        min_value=0.0,
+        max_value=100.0,
     ),
     ParamSpec("input.qos", "sensor_data", "QoS of the image subscription (depth 1)", choices=QOS_PROFILES),
     ParamSpec("input.compressed", False, "subscribe to ~/input/image/compressed (sensor_msgs/CompressedImage)"),
@@ -161,6 +182,15 @@ class ExecutionParams:
 
 
 @dataclass(frozen=True)
+class CamerasParams:
+    """``cameras.*``: one node serving several cameras with one engine."""
+
+    topics: tuple[str, ...]
+    engine_sharing: str
+    batch_wait_ms: float
+
+
+@dataclass(frozen=True)
 class InputParams:
     """``input.*``."""
 
@@ -194,6 +224,7 @@ class NodeParams:
 
     model: ModelParams
     execution: ExecutionParams
+    cameras: CamerasParams
     input: InputParams
     anomaly_threshold: float
     segments: SegmentsParams
@@ -231,6 +262,11 @@ class NodeParams:
                 build_only=v["model.build_only"],
             ),
             execution=ExecutionParams(pipelined=v["execution.pipelined"]),
+            cameras=CamerasParams(
+                topics=_camera_topics(v["cameras.topics"]),
+                engine_sharing=v["cameras.engine_sharing"],
+                batch_wait_ms=v["cameras.batch_wait_ms"],
+            ),
             input=InputParams(qos=v["input.qos"], compressed=v["input.compressed"]),
             anomaly_threshold=v["anomaly.threshold"],
             segments=SegmentsParams(
@@ -263,7 +299,17 @@ class NodeParams:
         for spec in PARAMETERS:
             group, _, leaf = spec.name.partition(".")
             out[spec.name] = self.anomaly_threshold if group == "anomaly" else getattr(getattr(self, group), leaf)
+        out["cameras.topics"] = str(list(self.cameras.topics)) if self.cameras.topics else ""
         return out
+
+
+def _camera_topics(text: str) -> tuple[str, ...]:
+    if not text.strip():
+        return ()
+    try:
+        return tuple(camera_topics(text))
+    except ValueError as exc:
+        raise ConfigError(f"parameter 'cameras.topics': {exc}") from None
 
 
 def read_ros_params_file(path: str | Path, *, node_name: str | None = None) -> dict[str, Any]:
