@@ -73,3 +73,13 @@ def test_ros_transport_reports_losses_and_latency_per_topic_through_the_node() -
     sent, received = (int(v) for v in row.split()[2:4])
     assert sent == 10 and 0 < received <= sent
     assert re.fullmatch(r"shipped profile: worst p99 transport latency / 33 ms goal: \d+\.\d+", lines[-1])
+
+
+def test_node_throughput_compares_serial_pipelined_and_camera_sharing() -> None:
+    lines = run_script("node_throughput.py", "--quick", "--seconds", "1.5")
+    text = "\n".join(lines)
+    for word in ("serial", "pipelined", "per-camera", "shared", "batched", "decode+resize / engine / post+pack"):
+        assert word in text
+    assert re.search(r"bound min\(rate, 1000 / slowest stage.*: \d+\.\d fps; pipelined reaches \d+\.\d\d", text)
+    last = re.fullmatch(r"throughput pipelined/serial \(L=25 ms, \d cores, 1 camera\): (\d+\.\d+)", lines[-1])
+    assert last and float(last.group(1)) > 0
