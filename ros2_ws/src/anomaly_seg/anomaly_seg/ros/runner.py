@@ -64,6 +64,9 @@ class FrameRunner:
             for _ in range(PIPELINE_DEPTH):
                 self._pool.put(core.new_buffers())
             self._to_engine: queue.Queue[Any] = queue.Queue(maxsize=1)
+            # Decoding starts only once the engine has taken the previous decoded frame, so the frame decoded
+            # next is the newest one at that moment and waits at most one engine call, never two.
+            self._engine_free = threading.Semaphore(1)
             self._to_post: queue.Queue[Any] = queue.Queue(maxsize=1)
             targets: Sequence[tuple[str, Callable[[], None]]] = (
                 ("decode", self._decode_stage),
@@ -103,18 +106,25 @@ class FrameRunner:
         try:
             while True:
                 buffers = self._free_buffers()
-                if buffers is None:
+                if buffers is None or not self._wait(self._engine_free):
                     return
-                msg = self._slot.take()  # after a buffer is free: the newest frame at that moment
+                msg = self._slot.take()  # the newest frame once a buffer and the engine's queue are free
                 if msg is None:
                     return
                 frame = self.core.begin(msg, buffers)
                 if frame is None:
                     self._pool.put(buffers)
+                    self._engine_free.release()
                 else:
                     self._to_engine.put(frame)
         finally:
             self._to_engine.put(_STOP)
+
+    def _wait(self, semaphore: threading.Semaphore) -> bool:
+        while not self._closed.is_set():
+            if semaphore.acquire(timeout=0.1):
+                return True
+        return False
 
     def _free_buffers(self) -> FrameBuffers | None:
         while not self._closed.is_set():
@@ -128,6 +138,7 @@ class FrameRunner:
         try:
             while (frame := self._to_engine.get()) is not _STOP:
                 assert isinstance(frame, Frame)
+                self._engine_free.release()
                 if self.core.infer(frame):
                     self._to_post.put(frame)
                 else:
