@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,3 +130,20 @@ def test_batched_needs_a_batch_engine_and_failures_reach_every_waiting_camera() 
     assert len(errors) == 2 and all("device lost" in str(e) for e in errors)
     with pytest.raises(EngineError, match="one frame"):
         shared.view().infer(np.zeros((2, *NET, 3), np.uint8))
+
+
+def test_batched_onnxruntime_engine_gives_each_camera_the_single_frame_result(tmp_path: Path) -> None:
+    from anomaly_seg.engines import load_engine
+    from tests.pipeline.fake_engine import write_contract_onnx
+
+    single = load_engine(write_contract_onnx(tmp_path / "b1.onnx", NET), backend="onnxruntime")
+    batched = load_engine(write_contract_onnx(tmp_path / "b3.onnx", NET, batch=3), backend="onnxruntime")
+    assert batched.batch_size == 3
+    shared = SharedEngine(batched, "batched", max_wait_ms=100.0)
+    results = run_cameras(shared, cameras=3, frames=2)
+    for i, outputs in results.items():
+        want = single.infer(camera_image(i))
+        for out in outputs:
+            np.testing.assert_array_equal(out.anomaly_score, want.anomaly_score)
+            np.testing.assert_array_equal(out.semantic, want.semantic)
+    assert shared.calls < 6  # the three cameras' frames shared engine calls

@@ -63,7 +63,9 @@ def grey_frame(height: int, width: int, squares: Sequence[tuple[int, int, int, i
     return frame
 
 
-def write_contract_onnx(path: Path, size: tuple[int, int] = (64, 128), *, nan_when_blue: bool = False) -> Path:
+def write_contract_onnx(
+    path: Path, size: tuple[int, int] = (64, 128), *, nan_when_blue: bool = False, batch: int = 1
+) -> Path:
     """A tiny ONNX model with the engine I/O contract computing exactly what :class:`FakeEngine` computes.
 
     Lets tests run the real ONNX Runtime backend (and the ROS tests run the real node) without a network.
@@ -133,18 +135,22 @@ def write_contract_onnx(path: Path, size: tuple[int, int] = (64, 128), *, nan_wh
     graph = helper.make_graph(
         nodes,
         "contract_test_model",
-        [helper.make_tensor_value_info("image", TensorProto.UINT8, [1, h, w, 3])],
+        [helper.make_tensor_value_info("image", TensorProto.UINT8, [batch, h, w, 3])],
         [
-            helper.make_tensor_value_info("semantic", TensorProto.UINT8, [1, h, w]),
-            helper.make_tensor_value_info("anomaly_score", TensorProto.FLOAT, [1, h, w]),
-            helper.make_tensor_value_info("uncertainty", TensorProto.FLOAT, [1, 3, h, w]),
+            helper.make_tensor_value_info("semantic", TensorProto.UINT8, [batch, h, w]),
+            helper.make_tensor_value_info("anomaly_score", TensorProto.FLOAT, [batch, h, w]),
+            helper.make_tensor_value_info("uncertainty", TensorProto.FLOAT, [batch, 3, h, w]),
         ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     helper.set_model_props(
         model,
-        {"anomaly_seg.format_version": "1", "anomaly_seg.network_size": f"{h}x{w}", "anomaly_seg.batch_size": "1"},
+        {
+            "anomaly_seg.format_version": "1",
+            "anomaly_seg.network_size": f"{h}x{w}",
+            "anomaly_seg.batch_size": str(batch),
+        },
     )
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, str(path))
