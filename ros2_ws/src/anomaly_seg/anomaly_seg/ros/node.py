@@ -138,11 +138,6 @@ class AnomalySegNode(Node):
                 f"{camera.input_topic} ({self.params.input.qos}), outputs under {camera.prefix}/"
             )
 
-    @property
-    def core(self) -> core.NodeCore:
-        """The first (with one camera: the only) camera's NodeCore."""
-        return self.cameras[0].core
-
     def _read_parameters(self) -> NodeParams:
         given = {name: self.get_parameter(name).value for name in self.list_parameters([], 0).names}
         params = NodeParams.from_dict(given)  # ConfigError naming the key for anything invalid or unknown
