@@ -106,6 +106,8 @@ class EvalOptions:
     mode: str = "full"
     segment_thresholds: Sequence[float] | None = None  # None: the checkpoint's score_threshold, else 0
     min_area_px: int = 0
+    protocol: str = "benchmark"  # segment counting rule: benchmark (SMIYC / meta-ood) or deployed (the node's)
+    size_filter: str = "none"  # of the SMIYC component metrics: none, obstacle_track, anomaly_track
     meta: MetaClassifier | None = None
     dump_predictions: bool = False
     overlays: int = 8
@@ -150,6 +152,8 @@ def evaluate(
 
     from anomaly_seg.evaluation import pixel_metrics_table, save_curves, save_overlay
     from anomaly_seg.evaluation.accumulator import FrameAccumulator, as_float32, pixel_row, resolve_thresholds
+    from anomaly_seg.evaluation.plots import save_f1_over_tau
+    from anomaly_seg.evaluation.report import component_section
     from anomaly_seg.metrics.segments import render_markdown as segment_table
 
     opts = options or EvalOptions()
@@ -167,7 +171,11 @@ def evaluate(
     threshold = as_float32(score_threshold if score_threshold is not None else 0.0)  # as the node's LabelInfo
     thresholds = resolve_thresholds(opts.segment_thresholds, threshold)
     primary = FrameAccumulator(
-        thresholds, SegmentParams(threshold=thresholds[0], min_area_px=opts.min_area_px), opts.meta
+        thresholds,
+        SegmentParams(threshold=thresholds[0], min_area_px=opts.min_area_px),
+        opts.meta,
+        protocol=opts.protocol,
+        size_filter=opts.size_filter,
     )
     # the LLR's pixel metrics are the accumulator's; the baselines only get pixel metrics
     pixel = {name: primary.pixel if name == PRIMARY_SCORE else PixelAnomalyMetrics() for name in names}
@@ -216,6 +224,8 @@ def evaluate(
         "score_threshold": threshold,
         "pixel": {name: pixel_row(r) for name, r in results.items()},
         "segments": primary.segment_rows("rescored"),
+        "segment_rules": primary.rules(),
+        "components": primary.component_rows(),
         **opts.extra,
     }
     if has_train_ids:
@@ -224,7 +234,8 @@ def evaluate(
     files.append(out / "metrics.json")
     (out / "metrics.json").write_text(json.dumps(_finite(metrics), indent=1), encoding="utf-8")
     pr, roc = save_curves(out / "pr.png", out / "roc.png", curves, results, opts.title)
-    files += [pr, roc]
+    f1_plot = save_f1_over_tau(out / "f1_over_tau.png", metrics["components"], opts.title)
+    files += [pr, roc, f1_plot]
     lines = [
         f"# Evaluation {opts.title}".rstrip(),
         "",
@@ -236,6 +247,7 @@ def evaluate(
         f"## Obstacle segments (LLR >= threshold{', with meta classifier' if opts.meta else ''})",
         "",
         segment_table(seg_results),
+        *component_section(metrics["components"], metrics["segment_rules"], f1_plot.name),
     ]
     if has_train_ids:
         lines += [f"Inlier mIoU: {100 * metrics['miou']:.2f} %", ""]

@@ -19,17 +19,18 @@ def hand_made_frame() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     score[4:7, 2:5] = 2.0  # A found
     score[8:11, 10:13] = 0.5  # B scores between the thresholds
     score[3, 10:12] = 1.5  # false alarm on the road
-    score[0, :4] = 3.0  # a segment entirely in void: ignored
+    score[0, :4] = 3.0  # a segment entirely in void: ignored (deployed) or never formed (benchmark)
     return score, np.zeros(gt.shape, np.uint8), gt
 
 
-def test_counts_road_miss_rate_and_ap_of_a_hand_made_frame() -> None:
+@pytest.mark.parametrize(("protocol", "ignored"), [("deployed", 1), ("benchmark", 0)])
+def test_counts_road_miss_rate_and_ap_of_a_hand_made_frame(protocol: str, ignored: int) -> None:
     score, semantic, gt = hand_made_frame()
-    acc = FrameAccumulator([1.0, 0.25])
+    acc = FrameAccumulator([1.0, 0.25], protocol=protocol)
     acc.add(score, semantic, gt)
 
     high, low = acc.segment_rows()
-    assert (high["tp"], high["fp"], high["fn"], high["ignored"], high["gt_objects"]) == (1, 1, 1, 1, 2)
+    assert (high["tp"], high["fp"], high["fn"], high["ignored"], high["gt_objects"]) == (1, 1, 1, ignored, 2)
     assert (low["tp"], low["fp"], low["fn"]) == (2, 1, 0)
     road = int((gt == 0).sum())
     assert high["road_miss_rate"] == pytest.approx(2 / road) and high["source"] == "rescored"
@@ -59,3 +60,21 @@ def test_thresholds_are_the_float32_values_scores_are_compared_with() -> None:
     (row,) = acc.segment_rows()
     assert acc.thresholds == [float(np.float32(0.7))] == [row["threshold"]] and row["threshold"] < 0.7
     assert (row["tp"], row["fn"]) == (2, 0)
+
+
+def test_benchmark_protocol_splits_at_void_and_counts_every_segment() -> None:
+    gt = np.zeros((20, 400), np.uint8)
+    gt[:, 10] = 255  # a void column through a road blob
+    score = np.zeros(gt.shape, np.float32)
+    score[5:9, 5:16] = 2.0  # one blob crossed by the void column
+    score[15, 30::4] = 2.0  # 93 one-pixel false alarms: beyond the node's cap of 64
+    bench, deployed = FrameAccumulator([1.0]), FrameAccumulator([1.0], protocol="deployed")
+    for acc in (bench, deployed):
+        acc.add(score, np.zeros(gt.shape, np.uint8), gt)
+    assert bench.segment_rows()[0]["fp"] == 2 + 93  # the blob is two segments, every false alarm counted
+    assert deployed.segment_rows()[0]["fp"] == 64  # one blob, then the cap: 63 false alarms
+    assert bench.rules()["segment_cap"] is None and deployed.rules()["segment_cap"] == 64
+    (components,) = bench.component_rows()
+    assert components["predicted_components"] == 95 and components["fp"] == [95] * 11
+    with pytest.raises(ValueError, match="protocol"):
+        FrameAccumulator([1.0], protocol="leaderboard")

@@ -91,12 +91,13 @@ def test_metrics_equal_the_training_metric_calls_and_scikit_learn(tmp_path: Path
     }
     assert m["score_threshold"] == pytest.approx(THRESHOLD)
     evaluated = frames[1:]
-    # the training evaluator's calls (training/evaluate.py) on the same predictions
+    # the training evaluator's calls (training/evaluate.py) on the same predictions; benchmark rule (the default):
+    # void set to -inf before segments form, no cap
     pixel = PixelAnomalyMetrics()
-    segments = SegmentMetrics([THRESHOLD], SegmentParams(threshold=THRESHOLD, min_area_px=0))
+    segments = SegmentMetrics([THRESHOLD], SegmentParams(threshold=THRESHOLD, min_area_px=0, max_segments=65535))
     for gt, score, semantic in evaluated:
         pixel.update(score, gt)
-        segments.update(score, semantic, gt)
+        segments.update(np.where(gt == 255, -np.inf, score).astype(np.float32), semantic, gt)
     r = pixel.compute()
     px = m["pixel"]["llr"]
     assert (px["ap"], px["fpr95"], px["auroc"]) == (r.ap, r.fpr95, r.auroc)
@@ -124,7 +125,10 @@ def test_metrics_equal_the_training_metric_calls_and_scikit_learn(tmp_path: Path
     assert lat["p50"] == pytest.approx(np.percentile([11, 12, 13, 14, 15, 16], 50)) and lat["n"] == 6
 
     files = {p.name for p in result.files}
-    assert files == {"metrics.json", "report.md", "pr.png", "roc.png", "contact_sheet.png"}
+    assert files == {"metrics.json", "report.md", "pr.png", "roc.png", "contact_sheet.png", "f1_over_tau.png"}
+    assert m["segment_rules"]["protocol"] == "benchmark" and m["segment_rules"]["segment_cap"] is None
+    (components,) = m["components"]
+    assert components["gt_components"] > 0 and len(components["f1"]) == 11
     assert json.loads((tmp_path / "report/metrics.json").read_text())["frames"]["evaluated"] == 5
     report = (tmp_path / "report/report.md").read_text()
     assert "1 ground-truth frames without node outputs" in report and "![contact_sheet](contact_sheet.png)" in report

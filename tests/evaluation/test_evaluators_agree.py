@@ -98,7 +98,10 @@ def test_training_and_bag_evaluators_agree_on_the_same_predictions(model: Anomal
     node_threshold = thresholds[2]
 
     # training evaluator, with prediction dump
-    options = EvalOptions(segment_thresholds=thresholds, dump_predictions=True, overlays=0, progress=False)
+    # deployed protocol: the node's segment rule, so that the published segments equal the rescored ones below
+    options = EvalOptions(
+        segment_thresholds=thresholds, dump_predictions=True, overlays=0, progress=False, protocol="deployed"
+    )
     evaluate(model, data, tmp_path / "train", options, score_threshold=node_threshold)
     predictions = [load_prediction(f) for f in prediction_files([tmp_path / "train" / "predictions"])]
     assert len(predictions) == FRAMES
@@ -116,7 +119,10 @@ def test_training_and_bag_evaluators_agree_on_the_same_predictions(model: Anomal
     for published, dumped in zip(scores, predictions, strict=True):
         np.testing.assert_array_equal(published, dumped.anomaly_score)  # the bag holds the dumped scores bit for bit
     evaluate_bag(
-        tmp_path / "out", tmp_path / "report", EvalSettings(segment_thresholds=tuple(thresholds)), progress=False
+        tmp_path / "out",
+        tmp_path / "report",
+        EvalSettings(segment_thresholds=tuple(thresholds), protocol="deployed"),
+        progress=False,
     )
 
     train = json.loads((tmp_path / "train" / "metrics.json").read_text())
@@ -131,6 +137,7 @@ def test_training_and_bag_evaluators_agree_on_the_same_predictions(model: Anomal
     assert applied != thresholds  # the float64 thresholds are not float32 values: rounding is exercised
     assert train["score_threshold"] == bag["score_threshold"] == applied[2]
 
+    assert train["components"] == bag["components"] and train["segment_rules"] == bag["segment_rules"]
     train_px, bag_px = train["pixel"][PRIMARY_SCORE], bag["pixel"][PRIMARY_SCORE]
     assert (train_px["anomaly_px"], train_px["inlier_px"]) == (bag_px["anomaly_px"], bag_px["inlier_px"])
     assert train_px["anomaly_px"] > 0 and train_px["inlier_px"] > 0

@@ -9,22 +9,38 @@ parameters, thresholds and road definition (ground-truth inlier pixels).
 Per frame, at the ground-truth resolution: pixel AP / FPR95 / AUROC of the score over all non-void pixels
 (:class:`~anomaly_seg.metrics.pixel.PixelAnomalyMetrics`) and the TP / FP / FN counts and road miss rate of the
 8-connected components of ``score >= threshold`` at each threshold
-(:class:`~anomaly_seg.metrics.segments.SegmentMetrics`, optionally also after a meta classifier).
+(:class:`~anomaly_seg.metrics.segments.SegmentMetrics`, optionally also after a meta classifier), and the
+SegmentMeIfYouCan component metrics (sIoU, PPV, F1 over tau, mean F1:
+:class:`~anomaly_seg.metrics.components.ComponentMetrics`) at each threshold.
+
+Rules (``protocol``), stated in every ``metrics.json`` under ``segment_rules``:
+
+* ``benchmark`` (default): as SMIYC and meta-ood, predictions on void pixels are set to 0 before components are
+  formed (a blob crossed by a void strip is two segments, an all-void blob none), and every segment is counted
+  (no per-frame cap; ids are uint16, so at most 65535 per frame).
+* ``deployed``: segments as the node forms them (labelled first, void judged after, the node's cap), to judge
+  the node's own output. The component metrics always follow the benchmark (they are defined by it).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from anomaly_seg.metrics.components import ComponentMetrics
 from anomaly_seg.metrics.pixel import PixelAnomalyMetrics, PixelMetricsResult
 from anomaly_seg.metrics.segments import SegmentCounts, SegmentMetrics, SegmentResult
 from anomaly_seg.segments import MetaClassifier, SegmentParams
 
-__all__ = ["FrameAccumulator", "as_float32", "pixel_row", "resolve_thresholds", "segment_row"]
+__all__ = ["PROTOCOLS", "FrameAccumulator", "as_float32", "pixel_row", "resolve_thresholds", "segment_row"]
+
+PROTOCOLS = ("benchmark", "deployed")
+#: segment ids are uint16: "no cap" is the largest count they can number
+NO_CAP = 65535
 
 
 def resolve_thresholds(thresholds: Sequence[float] | None, threshold: float | None) -> list[float]:
@@ -74,8 +90,10 @@ class FrameAccumulator:
     """Pixel and segment metrics of one anomaly score over a dataset (``add`` per frame; bounded state).
 
     ``params`` gives min area, cap and region of the segments (its threshold is replaced by each of ``thresholds``,
-    rounded to float32; default: :class:`SegmentParams` defaults). With ``meta``, every threshold is also counted
-    with the segments the meta classifier rejects removed (``add`` then needs the uncertainty maps).
+    rounded to float32; default: :class:`SegmentParams` defaults; the cap applies under ``protocol="deployed"``
+    only). With ``meta``, every threshold is also counted with the segments the meta classifier rejects removed
+    (``add`` then needs the uncertainty maps). ``size_filter``: of the component metrics (``none``,
+    ``obstacle_track``, ``anomaly_track``).
     """
 
     def __init__(
@@ -84,13 +102,21 @@ class FrameAccumulator:
         params: SegmentParams | None = None,
         meta: MetaClassifier | None = None,
         max_bins: int = 1 << 18,
+        *,
+        protocol: str = "benchmark",
+        size_filter: str = "none",
     ) -> None:
         if not thresholds:
             raise ValueError("at least one segment threshold is needed")
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {'|'.join(PROTOCOLS)}, got {protocol!r}")
+        self.protocol = protocol
         self.thresholds = [as_float32(t) for t in thresholds]
-        self.params = params if params is not None else SegmentParams(threshold=self.thresholds[0])
+        params = params if params is not None else SegmentParams(threshold=self.thresholds[0])
+        self.params = replace(params, max_segments=NO_CAP) if protocol == "benchmark" else params
         self.pixel = PixelAnomalyMetrics(max_bins)
         self.segments = SegmentMetrics(self.thresholds, self.params, meta)
+        self.components = [ComponentMetrics(t, size_filter) for t in self.thresholds]
         self.frames = 0
 
     def add(
@@ -107,7 +133,11 @@ class FrameAccumulator:
                 f"score {score.shape} and semantic {semantic.shape} must have the ground truth's shape {gt.shape}"
             )
         self.pixel.update(score, gt)
-        self.segments.update(score, semantic, gt, uncertainty)
+        void = gt == 255
+        segment_score = np.where(void, np.float32(-np.inf), score) if self.protocol == "benchmark" else score
+        self.segments.update(segment_score, semantic, gt, uncertainty)
+        for components in self.components:
+            components.update(score, gt)
         self.frames += 1
 
     def pixel_result(self) -> PixelMetricsResult:
@@ -123,6 +153,22 @@ class FrameAccumulator:
     def pixel_row(self) -> dict[str, Any]:
         """:func:`pixel_row` of the accumulated pixel metrics."""
         return pixel_row(self.pixel_result())
+
+    def component_rows(self) -> list[dict[str, Any]]:
+        """SMIYC component metrics (:meth:`ComponentMetrics.compute`) at every threshold."""
+        return [c.compute() for c in self.components]
+
+    def rules(self) -> dict[str, Any]:
+        """How segments were formed and counted (``metrics.json`` ``segment_rules``)."""
+        benchmark = self.protocol == "benchmark"
+        return {
+            "protocol": self.protocol,
+            "void": "set to 0 before components are formed" if benchmark else "segments formed first, void after",
+            "segment_cap": None if benchmark else self.params.max_segments,
+            "counted": "every segment" if benchmark else f"the largest {self.params.max_segments} per frame",
+            "component_size_filter": self.components[0].size_filter,
+            "component_void": "set to 0 before components are formed (always: SMIYC definition)",
+        }
 
     def segment_rows(self, source: str = "rescored") -> list[dict[str, Any]]:
         """:func:`segment_row` of every threshold (and meta variant)."""

@@ -58,6 +58,10 @@ class EvalSettings:
     sheet_frames: int = 12
     max_pending: int = 64
     max_pending_ns: int = 10_000_000_000
+    #: segment counting rule: benchmark (void zeroed first, every segment counted) or deployed (the node's)
+    protocol: str = "benchmark"
+    #: size filter of the SMIYC component metrics: none, obstacle_track, anomaly_track
+    size_filter: str = "none"
 
 
 @dataclass
@@ -247,7 +251,7 @@ class ReplayEvaluator:
                 region=s.region,
                 region_dilation_px=s.region_dilation_px,
             )
-            self._accumulator = FrameAccumulator(thresholds, params)
+            self._accumulator = FrameAccumulator(thresholds, params, protocol=s.protocol, size_filter=s.size_filter)
         return self._accumulator
 
     def add_frame(self, frame: FrameOutputs) -> None:
@@ -335,6 +339,8 @@ class ReplayEvaluator:
             "score_threshold": self.threshold,
             "pixel": {SCORE_NAME: pixel_row(self._pixel_result())},
             "segments": rows,
+            "segment_rules": self._accumulator.rules() if self._accumulator is not None else {},
+            "components": self._accumulator.component_rows() if self._accumulator is not None else [],
             "latency_ms": {name: _percentiles(v) for name, v in sorted(self.latency.items())},
             "node": self.node_values,
         }
@@ -343,8 +349,8 @@ class ReplayEvaluator:
 
     def write_report(self, out_dir: str | Path, matcher: StampMatcher | None = None, title: str = "") -> list[Path]:
         """``metrics.json``, ``report.md``, ``pr.png``, ``roc.png`` and ``contact_sheet.png`` in ``out_dir``."""
-        from anomaly_seg.evaluation.plots import save_curves
-        from anomaly_seg.evaluation.report import markdown_table, pixel_metrics_table
+        from anomaly_seg.evaluation.plots import save_curves, save_f1_over_tau
+        from anomaly_seg.evaluation.report import component_section, markdown_table, pixel_metrics_table
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -355,6 +361,10 @@ class ReplayEvaluator:
         if self.pixel.num_bins and result.n_positive and result.n_negative:
             files += list(save_curves(out / "pr.png", out / "roc.png", {SCORE_NAME: self.pixel.curves()},
                                       {SCORE_NAME: result}, title))  # fmt: skip
+        f1_plot = None
+        if metrics["components"]:
+            f1_plot = save_f1_over_tau(out / "f1_over_tau.png", metrics["components"], title)
+            files.append(f1_plot)
         sheet = self.contact_sheet()
         if sheet is not None:
             cv2.imwrite(str(out / "contact_sheet.png"), sheet)
@@ -397,6 +407,8 @@ class ReplayEvaluator:
                 "lrlrrrrrrr",
             ),
         ]
+        if metrics["components"]:
+            lines += component_section(metrics["components"], metrics["segment_rules"], None)
         if metrics["latency_ms"]:
             rows = [[name, *(stats.get(f"p{q}", 0.0) for q in LATENCY_PERCENTILES), stats.get("max", 0.0)]
                     for name, stats in metrics["latency_ms"].items()]  # fmt: skip

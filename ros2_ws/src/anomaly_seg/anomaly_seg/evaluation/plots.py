@@ -86,3 +86,29 @@ def save_overlay(
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
     return path
+
+
+def save_f1_over_tau(path: str | Path, rows: list[dict[str, object]], title: str = "") -> Path:
+    """F1 over the sIoU/PPV threshold tau, one line per score threshold (the SMIYC component metrics)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.0), dpi=120)
+    for row in rows:
+        taus = np.asarray(row["taus"], np.float64)
+        f1 = np.asarray([np.nan if v is None else v for v in row["f1"]], np.float64)  # type: ignore[attr-defined]
+        ax.plot(taus, f1, marker="o", label=f"threshold {row['threshold']:g}: mean F1 {row['mean_f1']:.3f}")
+    ax.set_xlabel("tau (sIoU for TP/FN, PPV for FP)")
+    ax.set_ylabel("F1")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(title or "component F1 over tau")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
