@@ -196,3 +196,22 @@ def test_evaluate_rescores_segments_at_every_requested_threshold(tmp_path: Path)
     rescored = sorted(row["threshold"] for row in rows if row["source"] == "rescored")
     assert rescored == [0.25, 0.75]
     assert any(row["source"] == "published" for row in rows)
+
+
+def test_evaluate_cli_reports_components_with_the_chosen_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_bag(tmp_path / "in")
+    replay_bag(tmp_path / "in", tmp_path / "out", FakeEngine((64, 128)), params(), progress=False)
+    args = ["evaluate", str(tmp_path / "out"), "--report", str(tmp_path / "r"), "--protocol", "deployed"]
+    assert main([*args, "--component-size-filter", "obstacle_track"]) == 0
+    m = json.loads((tmp_path / "r/metrics.json").read_text())
+    assert m["segment_rules"]["protocol"] == "deployed" and m["segment_rules"]["segment_cap"] == 64
+    (row,) = m["components"]
+    assert row["size_filter"] == "obstacle_track" and row["mean_f1"] == pytest.approx(1.0)  # red squares exactly
+    assert "mean F1 100.00 %" in capsys.readouterr().out
+    report = (tmp_path / "r/report.md").read_text()
+    assert "Obstacle components (SegmentMeIfYouCan)" in report and (tmp_path / "r/f1_over_tau.png").is_file()
+    with pytest.raises(SystemExit) as exited:
+        main([*args[:4], "--protocol", "leaderboard"])
+    assert exited.value.code == 2

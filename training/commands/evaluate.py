@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "labelled pixel); checked by training.smoke.HeldoutScenes",
     )
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    from anomaly_seg.evaluation.accumulator import add_rule_arguments
+
+    add_rule_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         mode=args.mode,
         segment_thresholds=args.segment_thresholds,
         min_area_px=args.min_area_px,
+        protocol=args.protocol,
+        size_filter=args.component_size_filter,
         meta=MetaClassifier.load(args.meta) if args.meta else None,
         dump_predictions=args.dump_predictions,
         overlays=args.overlays,
@@ -87,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate(model, dataset, args.out, options, float(threshold) if threshold is not None else None)
     for name, m in report.metrics["pixel"].items():
         print(f"{name:12s} AP {_pct(m['ap'])}  FPR95 {_pct(m['fpr95'])}  AUROC {_pct(m['auroc'])}")
+    from anomaly_seg.evaluation.accumulator import component_summary
+
+    for line in component_summary(report.metrics["components"]):
+        print(line)
     images = report.metrics["images"]
     print(f"evaluate: {images} images of {args.dataset}; LLR AP {_pct(report.ap())}; report in {args.out}")
     return 0

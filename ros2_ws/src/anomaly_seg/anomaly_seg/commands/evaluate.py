@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node-name", help="node whose outputs to evaluate (default: the bag's only one)")
     parser.add_argument("--ground-truth-topic", default="/ground_truth/anomaly", help="mono8 0/1/255 ground truth")
     parser.add_argument("--sheet-frames", type=int, default=12, help="frames in the overlay contact sheet")
+    from anomaly_seg.evaluation.accumulator import add_rule_arguments
+
+    add_rule_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
         region_dilation_px=24 if args.region == "road" else 0,
         sheet_frames=args.sheet_frames,
         segment_thresholds=tuple(args.segment_thresholds),
+        protocol=args.protocol,
+        size_filter=args.component_size_filter,
     )
     result = evaluate_bag(
         args.bag, args.report, settings, node_name=args.node_name, ground_truth_topic=args.ground_truth_topic
@@ -62,5 +67,9 @@ def run(args: argparse.Namespace) -> int:
             f"segments {row['source']} (meta {'yes' if row['meta'] else 'no'}): TP {row['tp']} FP {row['fp']} "
             f"FN {row['fn']} F1 {row['f1']:.3f}, road miss rate {pct(row['road_miss_rate'])}"
         )
+    from anomaly_seg.evaluation.accumulator import component_summary
+
+    for line in component_summary(m["components"]):
+        print(line)
     print(f"report: {args.report}/report.md ({len(result.files)} files)")
     return 0

@@ -24,6 +24,7 @@ Rules (``protocol``), stated in every ``metrics.json`` under ``segment_rules``:
 
 from __future__ import annotations
 
+import argparse
 import warnings
 from collections.abc import Sequence
 from dataclasses import replace
@@ -31,16 +32,57 @@ from typing import Any
 
 import numpy as np
 
-from anomaly_seg.metrics.components import ComponentMetrics
+from anomaly_seg.metrics.components import SIZE_FILTERS, ComponentMetrics
 from anomaly_seg.metrics.pixel import PixelAnomalyMetrics, PixelMetricsResult
 from anomaly_seg.metrics.segments import SegmentCounts, SegmentMetrics, SegmentResult
 from anomaly_seg.segments import MetaClassifier, SegmentParams
 
-__all__ = ["PROTOCOLS", "FrameAccumulator", "as_float32", "pixel_row", "resolve_thresholds", "segment_row"]
+__all__ = [
+    "PROTOCOLS",
+    "FrameAccumulator",
+    "add_rule_arguments",
+    "as_float32",
+    "component_summary",
+    "pixel_row",
+    "resolve_thresholds",
+    "segment_row",
+]
 
 PROTOCOLS = ("benchmark", "deployed")
 #: segment ids are uint16: "no cap" is the largest count they can number
 NO_CAP = 65535
+
+
+def add_rule_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--protocol`` and ``--component-size-filter``, the same in ``anomaly-seg evaluate`` and ``python -m training
+    evaluate``."""
+    parser.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="benchmark",
+        help="segment counting: benchmark (SMIYC / meta-ood: void zeroed before segments form, every segment "
+        "counted) or deployed (the node's own rule and cap)",
+    )
+    parser.add_argument(
+        "--component-size-filter",
+        choices=tuple(SIZE_FILTERS),
+        default="none",
+        help="size filter of the SMIYC component metrics (obstacle_track: 50 px segments / 10 px objects, "
+        "anomaly_track: 500 / 100)",
+    )
+
+
+def component_summary(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """One console line per threshold: sIoU, PPV, mean F1."""
+
+    def pct(v: Any) -> str:
+        return "n/a" if v is None or v != v else f"{100 * v:.2f} %"
+
+    return [
+        f"components at {r['threshold']:g} ({r['size_filter']}): sIoU {pct(r['siou'])}, PPV {pct(r['ppv'])}, "
+        f"mean F1 {pct(r['mean_f1'])}"
+        for r in rows
+    ]
 
 
 def resolve_thresholds(thresholds: Sequence[float] | None, threshold: float | None) -> list[float]:
