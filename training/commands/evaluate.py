@@ -89,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
         extra={"dataset": args.dataset, "checkpoint": str(args.checkpoint)},
     )
     threshold = extra.get("score_threshold")
+    if args.segment_thresholds is None and threshold is not None and "component_threshold" in extra:
+        # the checkpoint's validation choices: pixel-F1-optimal and SMIYC-mean-F1-optimal (never chosen on test)
+        options.segment_thresholds = [float(threshold), float(extra["component_threshold"])]
     report = evaluate(model, dataset, args.out, options, float(threshold) if threshold is not None else None)
     for name, m in report.metrics["pixel"].items():
         print(f"{name:12s} AP {_pct(m['ap'])}  FPR95 {_pct(m['fpr95'])}  AUROC {_pct(m['auroc'])}")

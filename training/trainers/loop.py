@@ -196,8 +196,8 @@ class Trainer:
 
     def validate(self) -> dict[str, float]:
         """Validation metrics of the current model (rank 0 only; ``{}`` elsewhere). Stage 2 adds the suggested
-        ``score_threshold`` (pixel-F1-optimal, see :mod:`training.trainers.threshold`) and keeps the 95 %-TPR one
-        as ``score_threshold_tpr95``."""
+        ``score_threshold`` (pixel-F1-optimal, see :mod:`training.trainers.threshold`), keeps the 95 %-TPR one
+        as ``score_threshold_tpr95``, and adds ``component_threshold`` (SMIYC mean-F1-optimal)."""
         if not self.dist.is_main:
             return {}
         from training.evaluate import validate_model
@@ -205,11 +205,13 @@ class Trainer:
         batch = self.config.data.val_batch_size
         metrics = validate_model(self.model, self.val_set, self.config.stage, batch)
         if self.config.stage == 2:
-            from training.trainers.threshold import suggested_threshold
+            from training.trainers.threshold import component_threshold, suggested_threshold
 
             if "score_threshold" in metrics:
                 metrics["score_threshold_tpr95"] = metrics.pop("score_threshold")
             metrics.update(suggested_threshold(self.model, self.val_set, batch))
+            pixel_best = (metrics["score_threshold"],) if "score_threshold" in metrics else ()
+            metrics.update(component_threshold(self.model, self.val_set, batch, extra=pixel_best))
         self.model.train()
         return metrics
 
@@ -217,8 +219,9 @@ class Trainer:
         if not self.dist.is_main:
             return
         extra = {"stage": self.config.stage, "step": self.progress.step, "val": val, "recipe": self.config.to_dict()}
-        if "score_threshold" in val:
-            extra["score_threshold"] = val["score_threshold"]
+        for key in ("score_threshold", "component_threshold"):
+            if key in val:
+                extra[key] = val[key]
         save_checkpoint(self.out_dir / LAST, self.model, self.model_config, extra)
         save_state(self.out_dir / STATE, self.optimizer, self.progress, self.scaler)
         if best:
