@@ -5,6 +5,7 @@ ONNX model and publishes. A fresh venv gets ``pip install ros2_ws/src/anomaly_se
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,18 +44,9 @@ def test_node_runs_from_a_venv_with_only_its_runtime_dependencies(tmp_path: Path
     base_python = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
     _run([str(base_python), "-m", "venv", str(venv)])
     py = str(venv / "bin" / "python")
-    _run(
-        [
-            py,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "-c",
-            str(REPO / "requirements/lock.txt"),
-            str(REPO / "ros2_ws/src/anomaly_seg"),
-        ]
-    )
+    source = tmp_path / "src" / "anomaly_seg"  # a copy: setuptools builds in place and must not litter the repo
+    shutil.copytree(REPO / "ros2_ws/src/anomaly_seg", source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    _run([py, "-m", "pip", "install", "--quiet", "-c", str(REPO / "requirements/lock.txt"), str(source)])
     _run([str(REPO / "ros2_ws" / "install_ros.sh"), str(venv)])
     absent = subprocess.run(
         [
