@@ -81,3 +81,15 @@ def test_live_evaluation_counts_dropped_frames_and_writes_the_report(tmp_path: P
         assert (tmp_path / "report/report.md").is_file()
     finally:
         rclpy.try_shutdown()
+
+
+def test_invalid_evaluator_parameters_are_refused_by_name() -> None:
+    from anomaly_seg.errors import AnomalySegError
+
+    for name, value in (("protocol", "leaderboard"), ("component_size_filter", "tiny"), ("region", "sky")):
+        rclpy.init(args=["--ros-args", "-p", f"{name}:={value}"], domain_id=new_domain_id())
+        try:
+            with pytest.raises(AnomalySegError, match=name):
+                EvalNode()
+        finally:
+            rclpy.try_shutdown()

@@ -95,4 +95,5 @@ def test_live_replay_report_equals_offline_evaluation(tmp_path: Path) -> None:
     assert live["frames"]["ground_truth_without_outputs"] == 0
     assert live["pixel"] == offline["pixel"]
     assert live["segments"] == offline["segments"]
+    assert live["components"] == offline["components"] and live["segment_rules"] == offline["segment_rules"]
     assert offline["pixel"]["llr"]["anomaly_px"] > 0  # not vacuous

@@ -43,6 +43,8 @@ PARAMETERS: tuple[tuple[str, Any, str], ...] = (
     ("min_area_px", 0, "smallest rescored segment, in ground-truth pixels"),
     ("region", "all", "rescored segments: all or road"),
     ("sheet_frames", 12, "frames in the overlay contact sheet"),
+    ("protocol", "benchmark", "segment counting: benchmark (void zeroed first, all segments) or deployed (the node)"),
+    ("component_size_filter", "none", "SMIYC component size filter: none, obstacle_track or anomaly_track"),
 )
 #: evaluation must not lose messages: reliable and deep (the player's QoS overrides match)
 RELIABLE_DEEP = QoSProfile(depth=200, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
@@ -59,6 +61,16 @@ class EvalNode(Node):
         region = str(values["region"])
         if region not in ("all", "road"):
             raise AnomalySegError(f"parameter 'region' must be all or road, got {region!r}")
+        from anomaly_seg.evaluation.accumulator import PROTOCOLS
+        from anomaly_seg.metrics.components import SIZE_FILTERS
+
+        protocol, size_filter = str(values["protocol"]), str(values["component_size_filter"])
+        if protocol not in PROTOCOLS:
+            raise AnomalySegError(f"parameter 'protocol' must be one of {'|'.join(PROTOCOLS)}, got {protocol!r}")
+        if size_filter not in SIZE_FILTERS:
+            raise AnomalySegError(
+                f"parameter 'component_size_filter' must be one of {'|'.join(SIZE_FILTERS)}, got {size_filter!r}"
+            )
         from anomaly_seg.segments import ROAD_REGION
 
         settings = EvalSettings(
@@ -67,6 +79,8 @@ class EvalNode(Node):
             region=ROAD_REGION if region == "road" else None,
             region_dilation_px=24 if region == "road" else 0,
             sheet_frames=int(values["sheet_frames"]),
+            protocol=protocol,
+            size_filter=size_filter,
         )
         self.report_dir = str(values["report_dir"])
         self.evaluator = ReplayEvaluator(settings)
