@@ -96,7 +96,7 @@ class Pipeline:
         net_h, net_w = self.network_size
         if engine.batch_size != 1:
             raise ConfigError(f"the full-frame pipeline needs an engine with batch size 1, got {engine.batch_size}")
-        self._buffers = FrameBuffers.allocate((net_h, net_w))
+        self.buffers = FrameBuffers.allocate((net_h, net_w))  # the serial path's (process)
         self._segment_params = SegmentParams(
             threshold=config.threshold,
             min_area_px=config.min_area_px,
@@ -114,7 +114,7 @@ class Pipeline:
     @property
     def network_input(self) -> np.ndarray:
         """The preallocated ``[1, H, W, 3]`` RGB buffer of the last frame of :meth:`process` (read-only use)."""
-        return self._buffers.net_input
+        return self.buffers.net_input
 
     def process(self, image: np.ndarray, *, bgr: bool = False) -> Result:
         """Run one ``H x W x 3`` uint8 frame (RGB, or BGR with ``bgr=True``) through the network and post-processing.
@@ -123,9 +123,9 @@ class Pipeline:
         non-finite engine outputs. The three stages (:meth:`preprocess`, :meth:`infer`, :meth:`postprocess`) are
         also callable one by one, each frame with its own :class:`FrameBuffers`, to overlap frames.
         """
-        self.preprocess(image, self._buffers, bgr=bgr)
-        self.infer(self._buffers)
-        return self.postprocess(self._buffers)
+        self.preprocess(image, self.buffers, bgr=bgr)
+        self.infer(self.buffers)
+        return self.postprocess(self.buffers)
 
     def new_buffers(self) -> FrameBuffers:
         """A set of buffers for one more frame in flight."""

@@ -145,7 +145,6 @@ class NodeCore:
         self._rate = RateMeter(min(window, 100))
         self._last_report: tuple[int, int] = (0, 0)  # (processed, failed) at the previous diagnostics()
         self.last_result: Result | None = None
-        self._buffers = self.pipeline.new_buffers()  # the serial path's (process)
 
     # ------------------------------------------------------------------ per frame
     def process(self, msg: Any, wanted: set[str] | frozenset[str] | None = None) -> list[tuple[str, Any]]:
@@ -154,7 +153,7 @@ class NodeCore:
         Never raises: a bad frame returns ``[]`` and is counted under its error kind. The same three stages as
         :meth:`begin`, :meth:`infer`, :meth:`finish`, on one set of buffers.
         """
-        frame = self.begin(msg, self._buffers)
+        frame = self.begin(msg, self.pipeline.buffers)
         if frame is None or not self.infer(frame):
             return []
         return self.finish(frame, wanted)

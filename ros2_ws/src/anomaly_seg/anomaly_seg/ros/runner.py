@@ -74,7 +74,6 @@ class FrameRunner:
                 ("post", self._post_stage),
             )
         else:
-            self._buffers = core.new_buffers()
             targets = (("serial", self._serial),)
         for stage, target in targets:
             thread = threading.Thread(target=target, name=f"{name}-{stage}", daemon=True)
@@ -97,9 +96,7 @@ class FrameRunner:
     # ------------------------------------------------------------------ serial
     def _serial(self) -> None:
         while (msg := self._slot.take()) is not None:
-            frame = self.core.begin(msg, self._buffers)
-            if frame is not None and self.core.infer(frame):
-                self._emit(self.core.finish(frame, self._topics()))
+            self._emit(self.core.process(msg, self._topics()))
 
     # ------------------------------------------------------------------ pipelined
     def _decode_stage(self) -> None:
