@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "stage 1 (inlier segmentor) or stage 2 (UEM) training from a YAML config"),
     "evaluate": ("evaluate", "pixel metrics of all scores on an anomaly dataset, plots and report"),
     "fit-meta": ("fit_meta", "fit the logistic meta classifier on a dataset's obstacle segments"),
+    "import-official": ("import_official", "turn a released UEM checkpoint (likelihood-ratio paper) into ours"),
     "export": ("export", "export a model to ONNX (fixed size, engine I/O contract) with golden outputs"),
     "smoke": ("smoke", "the whole training chain on synthetic scenes with the tiny config (CPU, minutes)"),
     "contact-sheet": ("contact_sheet", "PNG grid of augmented training samples with their targets"),

@@ -23,7 +23,8 @@ def save_checkpoint(
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    # No clone: the model's own tensors are written (a second copy of a ViT-B in memory is 0.4 GB).
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     metadata = {"format": FORMAT, "config": json.dumps(config.to_dict()), "extra": json.dumps(extra or {})}
     save_file(tensors, str(path), metadata=metadata)
     return path

@@ -17,7 +17,9 @@ from anomaly_seg.network.fpn import NORMS
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-HEAD_TYPES = ("linear", "gmm")
+HEAD_TYPES = ("linear", "gmm", "gmm_official")
+DECODER_TYPES = ("fpn", "dinov2_fpn")
+ACTIVATIONS = ("gelu", "relu")
 REFERENCE_BLOCKS_12 = (1, 4, 8, 11)
 
 
@@ -105,19 +107,24 @@ class InputConfig:
 
 @dataclass(frozen=True)
 class DecoderConfig:
-    """FPN pixel decoder."""
+    """Pixel decoder: ``fpn`` (ours, :class:`~anomaly_seg.network.fpn.FPNDecoder`; ``norm`` applies to it) or
+    ``dinov2_fpn`` (the neck of the released UEM models, :class:`~anomaly_seg.network.dinov2_fpn.DINOv2FPN`,
+    whose norms are fixed by those checkpoints)."""
 
+    type: str = "fpn"
     channels: int = 128
     norm: str = "group"
 
     def __post_init__(self) -> None:
+        _check_choice("decoder.type", self.type, DECODER_TYPES)
         _check_positive("decoder.channels", self.channels)
         _check_choice("decoder.norm", self.norm, NORMS)
 
 
 @dataclass(frozen=True)
 class HeadConfig:
-    """Inlier head: ``linear`` (D) or ``gmm`` (G, GMMSeg)."""
+    """Inlier head: ``linear`` (D), ``gmm`` (G, GMMSeg as in METHOD.md) or ``gmm_official`` (G, the GMM head of
+    the released UEM code: feature LayerNorm, max over components, LayerNorm over classes; inference only)."""
 
     type: str = "linear"
     num_classes: int = NUM_CLASSES
@@ -136,15 +143,18 @@ class HeadConfig:
 
 @dataclass(frozen=True)
 class UEMConfig:
-    """Unknown Estimation Module; widths default to ``uem_widths(backbone width)``."""
+    """Unknown Estimation Module; widths default to ``uem_widths(backbone width)``; ``activation`` of the
+    projection MLP (``relu`` in the released UEM models)."""
 
     head: str = "linear"
     hidden_dim: int | None = None
     embed_dim: int | None = None
     num_components: int = 5
+    activation: str = "gelu"
 
     def __post_init__(self) -> None:
         _check_choice("uem.head", self.head, HEAD_TYPES)
+        _check_choice("uem.activation", self.activation, ACTIVATIONS)
         for key in ("hidden_dim", "embed_dim", "num_components"):
             _check_positive(f"uem.{key}", getattr(self, key))
 
@@ -188,7 +198,7 @@ class ModelConfig:
     @property
     def variant(self) -> str:
         """``D-D``, ``G-D``, ``D-G`` or ``G-G`` (inlier head - UEM head)."""
-        return f"{'G' if self.head.type == 'gmm' else 'D'}-{'G' if self.uem.head == 'gmm' else 'D'}"
+        return f"{'D' if self.head.type == 'linear' else 'G'}-{'D' if self.uem.head == 'linear' else 'G'}"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:

@@ -177,3 +177,39 @@ class GMMHead(nn.Module):
             var = (weight.T @ x.square() - mean.square()).clamp_min(self.min_variance)
             self.means[sl] = l2_normalize(m * self.means[sl] + (1 - m) * mean, dim=-1)
             self.variances[sl] = (m * self.variances[sl] + (1 - m) * var).clamp_min(self.min_variance)
+
+
+class OfficialGMMHead(nn.Module):
+    """The GMM head of the released UEM models, for their checkpoints (inference; its EM recipe is not here).
+
+    Per pixel: ``x = L2(LayerNorm(f))``; ``L_kc = log N(x; L2(mu_kc), diag(s_kc^2))`` with the stored ``diagonal``
+    ``s`` a standard deviation; ``F = LayerNorm_K(max_c L_kc)`` (learned affine over the K classes). This is not
+    the uniform-mixture ``logsumexp`` of :class:`GMMHead`: the released checkpoints were trained with this one.
+    ``means`` / ``diagonal`` are ``[K, C, D]`` as stored by that code.
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, num_components: int = 5) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.num_components = num_components
+        self.feat_norm = nn.LayerNorm(in_channels)
+        self.mask_norm = nn.LayerNorm(num_classes)
+        self.register_buffer("means", l2_normalize(torch.randn(num_classes, num_components, in_channels), dim=-1))
+        self.register_buffer("diagonal", torch.ones(num_classes, num_components, in_channels))
+
+    means: Tensor
+    diagonal: Tensor
+
+    def component_log_likelihood(self, features: Tensor) -> Tensor:
+        """Features ``[N, D]`` (before the feature LayerNorm) -> ``L`` ``[N, K*C]`` (class-major)."""
+        x = l2_normalize(self.feat_norm(features), dim=-1)
+        d = self.means.shape[-1]
+        means = l2_normalize(self.means.reshape(-1, d), dim=-1).to(x.dtype)
+        return diagonal_gaussian_log_likelihood(x, means, self.diagonal.reshape(-1, d).square().to(x.dtype))
+
+    def forward(self, features: Tensor) -> Tensor:
+        """``[B, D, h, w]`` -> class scores ``[B, K, h, w]``."""
+        B, D, h, w = features.shape
+        comp = self.component_log_likelihood(features.permute(0, 2, 3, 1).reshape(B * h * w, D))
+        best = comp.reshape(-1, self.num_classes, self.num_components).amax(dim=-1)
+        return self.mask_norm(best).reshape(B, h, w, self.num_classes).permute(0, 3, 1, 2)  # type: ignore[no-any-return]

@@ -15,8 +15,9 @@ from torch import Tensor, nn
 from anomaly_seg.errors import ConfigError
 from anomaly_seg.network.config import ModelConfig
 from anomaly_seg.network.dinov2 import DinoVisionTransformer, build_backbone, load_backbone_weights
+from anomaly_seg.network.dinov2_fpn import DINOv2FPN
 from anomaly_seg.network.fpn import FPNDecoder
-from anomaly_seg.network.heads import GMMHead, LinearHead
+from anomaly_seg.network.heads import GMMHead, LinearHead, OfficialGMMHead
 from anomaly_seg.network.scores import llr, uncertainty_maps
 from anomaly_seg.network.uem import UEM, uem_widths
 
@@ -69,16 +70,22 @@ class AnomalySegmenter(nn.Module):
         self.fpn_blocks = config.backbone.fpn_blocks
         self.uem_block = self.backbone.depth - 1
         channels = config.decoder.channels
-        self.decoder = FPNDecoder(dim, channels, config.decoder.norm)
+        self.decoder: FPNDecoder | DINOv2FPN
+        if config.decoder.type == "dinov2_fpn":
+            self.decoder = DINOv2FPN(dim, channels)
+        else:
+            self.decoder = FPNDecoder(dim, channels, config.decoder.norm)
         h = config.head
-        self.head: nn.Module = (
-            GMMHead(channels, h.num_classes, h.num_components, h.embed_dim, h.memory_size, h.momentum)
-            if h.type == "gmm"
-            else LinearHead(channels, h.num_classes)
-        )
+        self.head: nn.Module
+        if h.type == "gmm":
+            self.head = GMMHead(channels, h.num_classes, h.num_components, h.embed_dim, h.memory_size, h.momentum)
+        elif h.type == "gmm_official":
+            self.head = OfficialGMMHead(channels, h.num_classes, h.num_components)
+        else:
+            self.head = LinearHead(channels, h.num_classes)
         hidden, out = uem_widths(dim)
         u = config.uem
-        self.uem = UEM(dim, u.hidden_dim or hidden, u.embed_dim or out, u.head, u.num_components)
+        self.uem = UEM(dim, u.hidden_dim or hidden, u.embed_dim or out, u.head, u.num_components, u.activation)
         mean = torch.tensor(config.input.mean).view(1, 3, 1, 1) * 255.0
         std = torch.tensor(config.input.std).view(1, 3, 1, 1) * 255.0
         self.register_buffer("pixel_mean", mean, persistent=False)
@@ -129,15 +136,20 @@ class AnomalySegmenter(nn.Module):
         maps = [t.transpose(1, 2).reshape(B, -1, grid[0], grid[1]) for t in tokens[:-1]]
         return maps, tokens[-1], grid
 
+    def _decode(self, maps: list[Tensor], tokens: Tensor) -> Tensor:
+        if isinstance(self.decoder, DINOv2FPN):
+            return self.decoder(maps, tokens)  # type: ignore[no-any-return]
+        return self.decoder(maps)  # type: ignore[no-any-return]
+
     def logits(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Normalised ``[B, 3, H, W]`` -> (class logits [B, K, 4h, 4w], UEM logits [B, 2, h, w])."""
         maps, tokens, grid = self._features(x)
-        return self.head(self.decoder(maps)), self.uem(tokens, grid)
+        return self.head(self._decode(maps, tokens)), self.uem(tokens, grid)
 
     def raw(self, images: Tensor) -> RawOutputs:
         """uint8 ``[B, H, W, 3]`` (sides multiples of the patch size) -> :class:`RawOutputs` at feature resolution."""
         maps, tokens, grid = self._features(self.normalize(images))
-        features = self.decoder(maps)
+        features = self._decode(maps, tokens)
         out = RawOutputs(class_logits=torch.empty(0), uem_logits=torch.empty(0), llr=torch.empty(0))
         if isinstance(self.head, GMMHead):
             out.class_embeddings = self.head.embed(features)

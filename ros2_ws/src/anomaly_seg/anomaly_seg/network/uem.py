@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from anomaly_seg.network.heads import GMMHead, l2_normalize
+from anomaly_seg.network.heads import GMMHead, OfficialGMMHead, l2_normalize
 
 INLIER, OUTLIER = 0, 1
 
@@ -28,21 +28,34 @@ class UEM(nn.Module):
     """Tokens ``[B, N, D]`` on an ``h x w`` grid -> two log terms ``[B, 2, h, w]`` (inlier, outlier)."""
 
     def __init__(
-        self, embed_dim: int, hidden_dim: int, out_dim: int, head: str = "linear", num_components: int = 5
+        self,
+        embed_dim: int,
+        hidden_dim: int,
+        out_dim: int,
+        head: str = "linear",
+        num_components: int = 5,
+        activation: str = "gelu",
     ) -> None:
         super().__init__()
+        act: type[nn.Module] = nn.ReLU if activation == "relu" else nn.GELU
         self.projection = nn.Sequential(
             nn.Linear(embed_dim, hidden_dim),
-            nn.GELU(),
+            act(),
             nn.Linear(hidden_dim, hidden_dim),
-            nn.GELU(),
+            act(),
             nn.Linear(hidden_dim, out_dim),
         )
         self.head_type = head
-        self.head: nn.Module = GMMHead(out_dim, 2, num_components) if head == "gmm" else nn.Conv2d(out_dim, 2, 1)
+        self.head: nn.Module
+        if head == "gmm":
+            self.head = GMMHead(out_dim, 2, num_components)
+        elif head == "gmm_official":
+            self.head = OfficialGMMHead(out_dim, 2, num_components)  # normalises its input itself
+        else:
+            self.head = nn.Conv2d(out_dim, 2, 1)
 
     def embed(self, tokens: Tensor, grid: tuple[int, int]) -> Tensor:
-        """Projected embedding map ``[B, E, h, w]`` (L2-normalised for a GMM head)."""
+        """Projected embedding map ``[B, E, h, w]`` (L2-normalised for a ``gmm`` head)."""
         B = tokens.shape[0]
         emb = self.projection(tokens).transpose(1, 2).reshape(B, -1, grid[0], grid[1])
         return l2_normalize(emb, dim=1) if self.head_type == "gmm" else emb
