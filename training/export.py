@@ -26,8 +26,9 @@ import torch
 
 from anomaly_seg.engines.base import INPUT_NAME, OUTPUT_NAMES, EngineOutputs
 from anomaly_seg.engines.golden import default_golden_dir, golden_images, write_golden
-from anomaly_seg.engines.metadata import KEY_EXPORT_PARITY, ModelMetadata
+from anomaly_seg.engines.metadata import KEY_EXPORT_PARITY, KEY_FP32_NODES, ModelMetadata
 from anomaly_seg.engines.parity import TOLERANCES, Comparison, compare, merge
+from anomaly_seg.engines.trt_ops import fp32_node_names
 from anomaly_seg.errors import ConfigError, ModelFileError
 
 DEFAULT_OPSET = 18
@@ -102,12 +103,15 @@ def export_onnx(
     if program is None:
         raise ModelFileError(f"{out}: torch.onnx.export returned no program")
     proto = program.model_proto
+    fp32_nodes = fp32_node_names(proto)  # before any conversion, which may drop node metadata
     if opset < DEFAULT_OPSET:
         from onnx import version_converter
 
         proto = version_converter.convert_version(proto, opset)
     if metadata is not None:
         set_metadata(proto, metadata.to_props())
+    if fp32_nodes:
+        set_metadata(proto, {KEY_FP32_NODES: json.dumps(fp32_nodes)})
     proto.producer_name = "anomaly_seg"
     size_bytes = proto.ByteSize()
     if size_bytes > _PROTOBUF_LIMIT:

@@ -31,6 +31,7 @@ KEY_CHECKPOINT = PREFIX + "checkpoint"  # file name of the weights, or "random"
 KEY_GIT_REVISION = PREFIX + "git_revision"
 KEY_TORCH_VERSION = PREFIX + "torch_version"
 KEY_EXPORT_PARITY = PREFIX + "export_parity"  # JSON: torch vs ONNX Runtime errors measured at export
+KEY_FP32_NODES = PREFIX + "fp32_nodes"  # JSON list: nodes that fp16 TensorRT builds keep in fp32 (GMM heads)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ when TensorRT runs the normalisation in fp16).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,4 +220,20 @@ def fp16_checks(
             else f"{len(ln_inputs)} LayerNormalization inputs within range",
         ),
     ]
+    from anomaly_seg.engines.metadata import KEY_FP32_NODES
+    from anomaly_seg.engines.trt_ops import fp32_node_names
+
+    listed = set(json.loads({p.key: p.value for p in model.metadata_props}.get(KEY_FP32_NODES, "[]")))
+    gmm_nodes = set(fp32_node_names(model))
+    if gmm_nodes or listed:
+        unlisted = gmm_nodes - listed
+        rows.append(
+            CheckResult(
+                "GMM head kept fp32 (TensorRT fp16)",
+                "FAIL" if unlisted else "PASS",
+                f"{len(unlisted)} GMM-head nodes missing from the {KEY_FP32_NODES} metadata (re-export)"
+                if unlisted
+                else f"{len(listed)} nodes listed in {KEY_FP32_NODES}; fp16 engines build them in fp32",
+            )
+        )
     return rows, sorted(overflow + ln_large + non_finite, key=lambda s: -s.max_abs)

@@ -11,6 +11,7 @@ buffers, ``execute_async_v3`` on a private stream. No torch import.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,8 @@ from anomaly_seg.engines.engine_cache import (
     timing_cache_path,
     write_sidecar,
 )
-from anomaly_seg.engines.metadata import ModelMetadata, read_onnx_props
+from anomaly_seg.engines.metadata import KEY_FP32_NODES, ModelMetadata, read_onnx_props
+from anomaly_seg.engines.trt_ops import is_fp32_layer
 from anomaly_seg.errors import ConfigError, EngineError, ModelFileError
 
 Log = Callable[[str], None]
@@ -121,11 +123,17 @@ def build_engine(
     if precision == "fp16" and not strongly_typed:
         config.set_flag(trt.BuilderFlag.FP16)
         config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+        fp32_nodes = set(json.loads(props.get(KEY_FP32_NODES, "[]")))
+        kept = 0
         for i in range(network.num_layers):
             layer = network.get_layer(i)
-            if layer.type == trt.LayerType.NORMALIZATION:
+            if layer.type == trt.LayerType.NORMALIZATION or is_fp32_layer(layer.name, fp32_nodes):
                 layer.precision = trt.float32
-                layer.set_output_type(0, trt.float32)
+                for k in range(layer.num_outputs):
+                    if layer.get_output(k).dtype in (trt.float32, trt.float16):
+                        layer.set_output_type(k, trt.float32)
+                kept += 1
+        log(f"fp16 build: {kept} layers kept in fp32 (normalisation + {len(fp32_nodes)} GMM-head nodes)")
     cache_file = timing_cache_path(onnx_path)
     cache = config.create_timing_cache(cache_file.read_bytes() if cache_file.is_file() else b"")
     config.set_timing_cache(cache, ignore_mismatch=False)
