@@ -15,9 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from anomaly_seg.errors import ConfigError
 from anomaly_seg.labels import VOID
 from anomaly_seg.network import AnomalySegmenter
-from anomaly_seg.network.heads import GMMHead
+from anomaly_seg.network.heads import GMMHead, OfficialGMMHead
 from training import losses
 from training.config import LossConfig
 
@@ -34,6 +35,13 @@ class StageObjective(nn.Module):
 
     def __init__(self, model: AnomalySegmenter, stage: int, config: LossConfig) -> None:
         super().__init__()
+        trained = model.head if stage == 1 else model.uem.head
+        if isinstance(trained, OfficialGMMHead):
+            key = "head.type" if stage == 1 else "uem.head"
+            raise ConfigError(
+                f"{key}: gmm_official is the released models' GMM head, for their weights (import-official); "
+                f"training it (stage {stage}) needs that code's EM recipe, which is not implemented: use gmm"
+            )
         self.model = model
         self.stage = stage
         self.config = config
