@@ -52,3 +52,26 @@ def test_cli_with_a_mocked_url(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(argv) == 0
     assert "weights: " in capsys.readouterr().out.strip().splitlines()[-1]
     assert main(["download-weights", "vitb14", "--out", str(tmp_path), "--url", (tmp_path / "no").as_uri()]) == 2
+
+
+def test_released_uem_checkpoints_download_on_request(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import hashlib
+
+    from anomaly_seg.network.official import VARIANTS, release_url
+
+    assert (
+        release_url("g_d")
+        == "https://github.com/NazirNayal8/UEM-likelihood-ratio/releases/download/model-weights/g_d.ckpt"
+    )
+    assert {VARIANTS[v].asset for v in VARIANTS} == {
+        "gmm-segmentor.ckpt", "linear-segmentor.ckpt", "g_g.ckpt", "g_d.ckpt", "d_d.ckpt"
+    }  # fmt: skip
+    source = tmp_path / "release.ckpt"
+    source.write_bytes(b"not really a checkpoint")
+    argv = ["download-weights", "g_d", "--official", "--out", str(tmp_path / "w"), "--url", source.as_uri()]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "w" / "g_d.ckpt").read_bytes() == source.read_bytes()
+    assert f"sha256 {hashlib.sha256(source.read_bytes()).hexdigest()}" in out
+    assert "import-official" in out.splitlines()[-1]
+    assert main(["download-weights", "x_y", "--official", "--out", str(tmp_path)]) == 2

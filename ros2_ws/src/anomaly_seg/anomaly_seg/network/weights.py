@@ -55,14 +55,24 @@ def download_weights(
     opener: Callable[[str], Any] = urllib.request.urlopen,
     progress: bool = True,
 ) -> tuple[Path, str]:
-    """Download backbone ``name`` into ``out_dir``; returns (path, sha256).
+    """Download backbone ``name`` into ``out_dir``; returns (path, sha256)."""
+    return download_file(url or weights_url(name), weights_filename(name), out_dir, checksums, opener, progress)
+
+
+def download_file(
+    url: str,
+    filename: str,
+    out_dir: str | Path,
+    checksums: str | Path | None = None,
+    opener: Callable[[str], Any] = urllib.request.urlopen,
+    progress: bool = True,
+) -> tuple[Path, str]:
+    """Download ``url`` to ``out_dir/filename`` with a progress bar; returns (path, sha256).
 
     The file is written under a temporary name and renamed only after the optional checksum check passes.
     """
     from tqdm import tqdm
 
-    filename = weights_filename(name)
-    url = url or weights_url(name)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / filename
