@@ -83,3 +83,29 @@ def test_node_throughput_compares_serial_pipelined_and_camera_sharing() -> None:
     assert re.search(r"bound min\(rate, 1000 / slowest stage.*: \d+\.\d fps; pipelined reaches \d+\.\d\d", text)
     last = re.fullmatch(r"throughput pipelined/serial \(L=25 ms, \d cores, 1 camera\): (\d+\.\d+)", lines[-1])
     assert last and float(last.group(1)) > 0
+
+
+def test_official_gmm_fp16_table_shows_fp16_unsafe_and_fp32_head_safe() -> None:
+    lines = run_script("official_gmm_fp16.py", "--pixels", "2000")
+    rows = {tuple(c.strip() for c in line.strip("|").split("|")[:2]): line for line in lines if line.startswith("| ")}
+
+    def argmax_agree(head: str, precision: str) -> float:
+        return float(rows[(head, precision)].split("|")[5].strip().rstrip(" %"))
+
+    assert argmax_agree("semantic (19 classes)", "fp16 in, fp32 head") == 100.0
+    assert argmax_agree("semantic (19 classes)", "fp16") < 100.0
+    assert "NOT released weights" in lines[0]
+
+
+@pytest.mark.slow
+def test_official_import_peaks_below_the_naive_load() -> None:
+    lines = run_script("official_import.py", "--variant", "d_d")
+    table = {
+        line.split("|")[1].strip(): float(line.split("|")[3])
+        for line in lines
+        if line.startswith("| ") and "step" not in line and "---" not in line
+    }
+    assert (
+        table["import-official (restricted, mmap, strict map, write)"]
+        < table["plain torch.load + build model + copy (no mmap)"]
+    )
