@@ -36,6 +36,20 @@ def test_window_starts_cover_the_frame_like_the_reference() -> None:
     assert window_starts(300, 518, 140) == [0] and window_starts(518, 518, 140) == [0]
 
 
+@pytest.mark.parametrize("length", [1024, 1078, 1100, 518, 658, 2048])
+def test_window_starts_equal_the_released_code_where_it_covers_the_frame(length: int) -> None:
+    """The released UEM code: starts ``range(0, L - w, s)`` plus ``L - w`` when ``(L - w) % s``. It leaves the
+    last rows uncovered (NaN) when ``(L - w) % s == 0`` (1078, 658) or ``L == w``; ours ends a window there."""
+    w, s = 518, 140
+    official = list(range(0, length - w, s)) + ([length - w] if (length - w) % s else [])
+    ours = window_starts(length, w, s)
+    if (length - w) % s:
+        assert ours == official
+    else:
+        assert ours == [*official, length - w]
+    assert ours[-1] + w == length and all(b - a <= s for a, b in itertools.pairwise(ours))
+
+
 @pytest.mark.parametrize(
     ("size", "stride"),
     [
