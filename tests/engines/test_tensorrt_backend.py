@@ -90,3 +90,27 @@ def test_selftest_command_on_tensorrt(onnx_copy: Path, toy_onnx: Path, capsys: p
     shutil.copytree(toy_onnx.with_name(toy_onnx.name + ".golden"), onnx_copy.with_name(onnx_copy.name + ".golden"))
     assert main(["selftest", "--model", str(onnx_copy), "--backend", "tensorrt", "--precision", "fp16"]) == 0
     assert "PASS" in capsys.readouterr().out
+
+
+def test_fp16_build_keeps_the_gmm_head_layers_in_fp32(tmp_path: Path) -> None:
+    """The tiny config has a GMM UEM head: its nodes are listed at export and built in fp32."""
+    from anomaly_seg.engines import load_engine
+    from anomaly_seg.engines.metadata import KEY_FP32_NODES, read_onnx_props
+    from anomaly_seg.engines.onnxruntime_backend import OnnxRuntimeEngine
+    from anomaly_seg.engines.parity import TOLERANCES, compare
+    from training.export import build_export_source, export_model
+
+    config = Path(__file__).resolve().parents[2] / "models" / "configs" / "tiny.yaml"
+    source = build_export_source(config, None)
+    onnx_path = export_model(
+        source.module, tmp_path / "tiny.onnx", source.size, source.metadata, log=lambda _: None
+    ).onnx_path
+    listed = json.loads(read_onnx_props(onnx_path)[KEY_FP32_NODES])
+    logs: list[str] = []
+    engine = load_engine(onnx_path, "tensorrt", "fp16", log=logs.append)
+    line = next(entry for entry in logs if "layers kept in fp32" in entry)
+    gmm_layers = int(line.split("normalisation, ")[1].split()[0])
+    assert listed and gmm_layers > 0, line
+    image = np.random.default_rng(2).integers(0, 256, (1, *source.size, 3), dtype=np.uint8)
+    reference = OnnxRuntimeEngine(onnx_path, ["CPUExecutionProvider"]).infer(image)
+    assert compare(reference, engine.infer(image)).passed(TOLERANCES["fp16"])

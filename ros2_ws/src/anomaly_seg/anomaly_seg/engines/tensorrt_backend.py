@@ -124,16 +124,19 @@ def build_engine(
         config.set_flag(trt.BuilderFlag.FP16)
         config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
         fp32_nodes = set(json.loads(props.get(KEY_FP32_NODES, "[]")))
-        kept = 0
+        norms = gmm = 0
         for i in range(network.num_layers):
             layer = network.get_layer(i)
-            if layer.type == trt.LayerType.NORMALIZATION or is_fp32_layer(layer.name, fp32_nodes):
+            is_norm = layer.type == trt.LayerType.NORMALIZATION
+            is_gmm = is_fp32_layer(layer.name, fp32_nodes)
+            if is_norm or is_gmm:
                 layer.precision = trt.float32
                 for k in range(layer.num_outputs):
                     if layer.get_output(k).dtype in (trt.float32, trt.float16):
                         layer.set_output_type(k, trt.float32)
-                kept += 1
-        log(f"fp16 build: {kept} layers kept in fp32 (normalisation + {len(fp32_nodes)} GMM-head nodes)")
+                norms += is_norm
+                gmm += is_gmm and not is_norm
+        log(f"fp16 build: layers kept in fp32: {norms} normalisation, {gmm} from {len(fp32_nodes)} GMM-head nodes")
     cache_file = timing_cache_path(onnx_path)
     cache = config.create_timing_cache(cache_file.read_bytes() if cache_file.is_file() else b"")
     config.set_timing_cache(cache, ignore_mismatch=False)

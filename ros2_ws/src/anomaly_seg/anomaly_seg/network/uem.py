@@ -54,14 +54,16 @@ class UEM(nn.Module):
         else:
             self.head = nn.Conv2d(out_dim, 2, 1)
 
+    def _projected(self, tokens: Tensor, grid: tuple[int, int]) -> Tensor:
+        projected: Tensor = self.projection(tokens)
+        return projected.transpose(1, 2).reshape(tokens.shape[0], -1, grid[0], grid[1])
+
     def embed(self, tokens: Tensor, grid: tuple[int, int]) -> Tensor:
         """Projected embedding map ``[B, E, h, w]`` (L2-normalised for a ``gmm`` head)."""
-        B = tokens.shape[0]
-        emb = self.projection(tokens).transpose(1, 2).reshape(B, -1, grid[0], grid[1])
+        emb = self._projected(tokens, grid)
         return l2_normalize(emb, dim=1) if self.head_type == "gmm" else emb
 
     def forward(self, tokens: Tensor, grid: tuple[int, int]) -> Tensor:
-        emb = self.embed(tokens, grid)
-        if isinstance(self.head, GMMHead):
-            return self.head.forward_embeddings(emb)[0]
-        return self.head(emb)  # type: ignore[no-any-return]
+        # Through the head module itself (each head normalises what it needs): the ONNX exporter records the
+        # module, which is how fp16 TensorRT builds find the GMM-head nodes to keep in fp32.
+        return self.head(self._projected(tokens, grid))  # type: ignore[no-any-return]
