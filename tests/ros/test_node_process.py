@@ -98,6 +98,15 @@ def stamp(msg: Any) -> int:
     return rm.stamp_to_ns(msg.header.stamp)
 
 
+def serve(procs: list[RosProcess], plan: NodePlan, client: RosClient, tmp_path: Path) -> tuple[RosProcess, Any, Any]:
+    """Start the node of ``plan``, subscribe to all its outputs, wait until it is up; returns (process, outputs
+    by topic, a publisher on the camera topic)."""
+    process = start(procs, plan, client, tmp_path)
+    outputs = subscribe_outputs(client, plan.full_name)
+    wait_ready(client, process, plan.full_name)
+    return process, outputs, client.publisher("/cam_test/image_raw", rm.ros_factory().Image)
+
+
 def subscribe_outputs(client: RosClient, prefix: str) -> dict[str, list[Any]]:
     f = rm.ros_factory()
     return {
@@ -113,10 +122,7 @@ def test_every_output_arrives_with_the_input_header_at_the_configured_size(
     f = rm.ros_factory()
     (plan,) = plans(model, **{"output.resolution": resolution})
     with ros_processes() as procs:
-        process = start(procs, plan, client, tmp_path)
-        outputs = subscribe_outputs(client, plan.full_name)
-        wait_ready(client, process, plan.full_name)
-        pub = client.publisher("/cam_test/image_raw", f.Image)
+        process, outputs, pub = serve(procs, plan, client, tmp_path)
         sent: dict[int, str] = {}
 
         def publish() -> None:  # again until late-matched optional outputs (overlay, colours) have arrived too

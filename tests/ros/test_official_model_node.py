@@ -8,14 +8,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.ros.harness import RosClient, new_domain_id, require_ros, ros_processes
+from tests.ros.harness import RosClient, require_ros, ros_processes
 
 require_ros()
 
 from anomaly_seg.ros import core  # noqa: E402
 from anomaly_seg.ros import messages as rm  # noqa: E402
 from tests.network.official_layout import layout_state, write_lightning_checkpoint  # noqa: E402
-from tests.ros.test_node_process import frame, plans, stamp, start, subscribe_outputs, wait_ready  # noqa: E402
+from tests.ros.test_node_process import client as client  # noqa: E402  (the fixture)
+from tests.ros.test_node_process import frame, plans, serve, stamp  # noqa: E402
 from training.export import build_export_source, export_model  # noqa: E402
 from training.import_official import import_official  # noqa: E402
 
@@ -35,32 +36,23 @@ def official_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return result.onnx_path
 
 
-def test_node_serves_the_released_layout_model(official_onnx: Path, tmp_path: Path) -> None:
-    domain = new_domain_id()
-    client = RosClient(domain)
-    client.domain = domain  # type: ignore[attr-defined]
+def test_node_serves_the_released_layout_model(official_onnx: Path, client: RosClient, tmp_path: Path) -> None:
     f = rm.ros_factory()
-    try:
-        (plan,) = plans(official_onnx, **{"output.resolution": "input"})
-        with ros_processes() as procs:
-            process = start(procs, plan, client, tmp_path)
-            outputs = subscribe_outputs(client, plan.full_name)
-            wait_ready(client, process, plan.full_name)
-            pub = client.publisher("/cam_test/image_raw", f.Image)
-            sent: dict[int, Any] = {}
+    (plan,) = plans(official_onnx, **{"output.resolution": "input"})
+    with ros_processes() as procs:
+        process, outputs, pub = serve(procs, plan, client, tmp_path)
+        sent: dict[int, Any] = {}
 
-            def publish() -> None:
-                if len(sent) < 6:
-                    msg = frame(f, len(sent), "cam_test_optical")
-                    sent[stamp(msg)] = msg
-                    pub.publish(msg)
+        def publish() -> None:
+            if len(sent) < 6:
+                msg = frame(f, len(sent), "cam_test_optical")
+                sent[stamp(msg)] = msg
+                pub.publish(msg)
 
-            keys = (core.TOPIC_SEMANTIC, core.TOPIC_ANOMALY_SCORE, core.TOPIC_OBSTACLES)
-            assert client.spin_until(lambda: all(outputs[k] for k in keys), 90.0, step=publish), process.output[-2000:]
-            score = rm.image_to_array(outputs[core.TOPIC_ANOMALY_SCORE][0])
-            semantic = rm.image_to_array(outputs[core.TOPIC_SEMANTIC][0])
-            assert score.shape == semantic.shape == (96, 160) and np.isfinite(score).all()
-            assert semantic.max() < 19 and stamp(outputs[core.TOPIC_SEMANTIC][0]) in sent
-            assert process.interrupt() == 0
-    finally:
-        client.close()
+        keys = (core.TOPIC_SEMANTIC, core.TOPIC_ANOMALY_SCORE, core.TOPIC_OBSTACLES)
+        assert client.spin_until(lambda: all(outputs[k] for k in keys), 90.0, step=publish), process.output[-2000:]
+        score = rm.image_to_array(outputs[core.TOPIC_ANOMALY_SCORE][0])
+        semantic = rm.image_to_array(outputs[core.TOPIC_SEMANTIC][0])
+        assert score.shape == semantic.shape == (96, 160) and np.isfinite(score).all()
+        assert semantic.max() < 19 and stamp(outputs[core.TOPIC_SEMANTIC][0]) in sent
+        assert process.interrupt() == 0
