@@ -66,10 +66,12 @@ def run_head(head: OfficialGMMHead, feats: torch.Tensor, mode: str) -> torch.Ten
     x = feats[:, :, None, None]
     with torch.no_grad():
         if mode == "fp32":
-            return head(x)[:, :, 0, 0].double()
-        if mode == "fp16 in, fp32 head":
-            return head(x.half().float())[:, :, 0, 0].double()
-        return head.half()(x.half())[:, :, 0, 0].double()
+            out: torch.Tensor = head(x)
+        elif mode == "fp16 in, fp32 head":
+            out = head(x.half().float())
+        else:
+            out = head.half()(x.half())
+    return out[:, :, 0, 0].double()
 
 
 def boundary_band(head: OfficialGMMHead, feats: torch.Tensor) -> float:

@@ -50,7 +50,8 @@ def _random_tensor(key: str, shape: tuple[int, ...], gen: torch.Generator) -> to
         return 0.15 + 0.35 * torch.rand(shape, generator=gen)  # standard deviations
     if name == "means":
         m = rand()
-        return m / m.norm(dim=-1, keepdim=True)
+        unit: torch.Tensor = m / m.norm(dim=-1, keepdim=True)
+        return unit
     if name in ("running_var",):
         return 0.5 + torch.rand(shape, generator=gen)
     if name in ("running_mean",):
