@@ -419,5 +419,5 @@ def test_one_shared_engine_serves_several_cameras_with_per_camera_outputs(
             assert all((m.height, m.width) == CAMERA for m in scores[name])
             status = latest_status(diagnostics, name)
             assert status is not None and "shared, round_robin" in status["backend"], status
-        assert process.interrupt() == 0
+        assert process.interrupt() == 0, process.output[-4000:]
         assert process.output.count("ready: ") == 3
