@@ -21,7 +21,8 @@ from training.import_official import import_official
 def test_tensorrt_layer_names_match_their_onnx_nodes() -> None:
     nodes = {"node_sum_1", "node_layer_norm_29"}
     assert is_fp32_layer("node_sum_1", nodes)
-    assert is_fp32_layer("node_sum_1_output_0", nodes) and is_fp32_layer("node_layer_norm_29_3", nodes)
+    assert is_fp32_layer("node_sum_1_57", nodes) and is_fp32_layer("node_layer_norm_29_3", nodes)
+    assert not is_fp32_layer("node_sum_1_output", nodes) and not is_fp32_layer("node_layer_norm_29_3_4", nodes)
     assert not is_fp32_layer("node_sum_10", nodes) and not is_fp32_layer("node_sum", nodes)
     assert not is_fp32_layer("node_sum_11_1", nodes)
 

@@ -277,13 +277,11 @@ def fp32_node_names(model: Any) -> list[str]:
 
 
 def is_fp32_layer(layer_name: str, node_names: set[str]) -> bool:
-    """Whether a TensorRT layer comes from one of ``node_names``: the ONNX parser names a layer after its node,
-    with a suffix (``node_x_1``, ``node_x_output``) when one node becomes several layers."""
+    """Whether a TensorRT layer comes from one of ``node_names``. onnx-tensorrt names each layer after its node and
+    makes the name unique with ``_<counter>`` (a parser-wide counter) when one node becomes several layers, so a
+    layer is the node's when its name is the node name, or the node name plus one numeric suffix. (A node of
+    another module whose name is a GMM node's name plus a number can match too; that only keeps it in fp32.)"""
     if layer_name in node_names:
         return True
-    head, sep, _ = layer_name.rpartition("_")
-    while sep:
-        if head in node_names:
-            return True
-        head, sep, _ = head.rpartition("_")
-    return False
+    head, sep, suffix = layer_name.rpartition("_")
+    return bool(sep) and suffix.isdigit() and head in node_names
