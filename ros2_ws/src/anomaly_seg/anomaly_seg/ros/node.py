@@ -26,6 +26,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.utilities import ok as rclpy_ok
 from rclpy.utilities import try_shutdown
 
 from anomaly_seg.errors import AnomalySegError
@@ -156,8 +157,11 @@ class AnomalySegNode(Node):
         return True
 
     def _publish_diagnostics(self) -> None:
-        for camera in self.cameras:
-            self._diagnostics_pub.publish(camera.core.diagnostics())
+        try:
+            for camera in self.cameras:
+                self._diagnostics_pub.publish(camera.core.diagnostics())
+        except Exception as exc:  # rclpy errors once SIGINT has shut the context down mid-callback
+            self._publish_failed(exc)
 
     def stop(self) -> None:
         """Stop taking frames, let those in flight finish, and wait for the runners' threads."""
@@ -256,6 +260,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = 1
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        # rclpy shuts the context down on SIGINT from its own thread, so a call already under way in a callback
+        # can fail (RCLError "context is invalid") before KeyboardInterrupt reaches the main thread: that is a
+        # clean shutdown. Anything raised while the context is still up is a real error.
+        if rclpy_ok():
+            raise
     finally:
         if node is not None:
             node.stop()
