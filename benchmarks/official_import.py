@@ -20,22 +20,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 IMPORT = """
-import sys, time
-t = time.time()
 from training.import_official import import_official
 import_official(sys.argv[1], sys.argv[2], sys.argv[3], log=lambda _: None, progress=False)
-print(time.time() - t, next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024)
 """
 PLAIN = """
-import sys, time
-t = time.time()
 import torch
 ckpt = torch.load(sys.argv[1], map_location="cpu", weights_only=False)
-print(time.time() - t, next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024)
 """
 NAIVE = """
-import sys, time
-t = time.time()
 import torch
 from anomaly_seg.network.config import ModelConfig
 from anomaly_seg.network.model import build_model
@@ -46,26 +38,31 @@ state = OfficialCheckpoint(sys.argv[1], dict(ckpt["state_dict"]), {}, [])
 spec = VARIANTS[sys.argv[2]]
 model = build_model(ModelConfig.from_yaml(CONFIG_DIR / spec.config))
 load_official_state(model, combined_state(state, None, lambda _: None)[1], spec)
-print(time.time() - t, next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024)
 """
 BASELINE = """
-import time
-t = time.time()
 from training.import_official import import_official
 from anomaly_seg.network.model import build_model
 from anomaly_seg.network.config import ModelConfig
 build_model(ModelConfig.from_yaml("models/configs/official_gg.yaml"))
-print(time.time() - t, next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024)
 """
 
 
+# Around every step: a clock, then its seconds and peak RSS (MiB) on the last line.
+START = "import sys, time\nt = time.time()\n"
+PEAK = (
+    "\nhwm = next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM'))"
+    "\nprint(time.time() - t, hwm / 1024)"
+)
+
+
 def _run(code: str, *args: str) -> tuple[float, float]:
-    out = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, check=True)
+    cmd = [sys.executable, "-c", START + code + PEAK, *args]
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True)
     seconds, mib = out.stdout.split()[-2:]
     return float(seconds), float(mib)
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variant", default="g_g")
     parser.add_argument("--keep", type=Path, help="write the checkpoint here (default: a temporary folder)")
@@ -73,7 +70,11 @@ def main() -> None:
     sys.path.insert(0, str(REPO))
     import torch
 
-    from tests.network.official_layout import layout_state, write_lightning_checkpoint
+    from tests.network.official_layout import LAYOUT_DIR, layout_state, write_lightning_checkpoint
+
+    if not (LAYOUT_DIR / f"{args.variant}.txt").is_file():
+        print(f"needs the released layouts in {LAYOUT_DIR} (shared data absent)", file=sys.stderr)
+        return 2
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
@@ -97,7 +98,8 @@ def main() -> None:
     print("|---|---|---|---|")
     for name, (seconds, mib) in rows:
         print(f"| {name} | {seconds:.1f} | {mib:.0f} | {mib / size:.2f} |")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

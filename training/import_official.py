@@ -67,6 +67,7 @@ def import_official(
         )
     model = build_model(config).eval()
     report = load_official_state(model, state, spec, source=str(ckpt_path))
+    hyper_parameters = ckpt.hyper_parameters
     del state, ckpt, segmentor
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -78,6 +79,7 @@ def import_official(
         "variant": variant,
         "uem_trained": not spec.is_segmentor,
         "score_threshold": 0.0,
+        "source_hyper_parameters": hyper_parameters,  # the released training config, for provenance
     }
     checkpoint = save_checkpoint(out_dir / f"{stem}.safetensors", model, config, extra)
     config_out = out_dir / f"{stem}.yaml"

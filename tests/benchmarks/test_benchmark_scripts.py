@@ -99,13 +99,14 @@ def test_official_gmm_fp16_table_shows_fp16_unsafe_and_fp32_head_safe() -> None:
 
 @pytest.mark.slow
 def test_official_import_peaks_below_the_naive_load() -> None:
-    lines = run_script("official_import.py", "--variant", "d_d")
+    from tests.network.official_layout import require_layouts
+
+    require_layouts()
+    lines = run_script("official_import.py", "--variant", "g_g")  # with the 0.8 GB GMM memory the import never reads
     table = {
         line.split("|")[1].strip(): float(line.split("|")[3])
         for line in lines
         if line.startswith("| ") and "step" not in line and "---" not in line
     }
-    assert (
-        table["import-official (restricted, mmap, strict map, write)"]
-        < table["plain torch.load + build model + copy (no mmap)"]
-    )
+    naive = table["plain torch.load + build model + copy (no mmap)"]
+    assert table["import-official (restricted, mmap, strict map, write)"] < 0.8 * naive

@@ -61,10 +61,8 @@ def _random_tensor(key: str, shape: tuple[int, ...], gen: torch.Generator) -> to
     if name == "gamma":  # LayerScale
         return 0.1 + 0.05 * rand()
     if len(shape) >= 2 and name == "weight":
-        fan_in = math.prod(shape[1:]) if "ConvTranspose" not in key else shape[0]
-        if ".fpn1.1." in key or ".fpn1.4." in key or ".fpn2.1." in key:
-            fan_in = shape[0]
-        return rand() / math.sqrt(fan_in)
+        transposed = any(f".{conv}." in key for conv in ("fpn1.1", "fpn1.4", "fpn2.1"))  # ConvTranspose: [in, out, ...]
+        return rand() / math.sqrt(shape[0] if transposed else math.prod(shape[1:]))
     if name == "weight":  # norm affine
         return 1.0 + 0.1 * rand()
     if name == "bias":

@@ -76,6 +76,11 @@ def test_strict_import_of_each_layout_puts_every_tensor_in_its_place(variant: st
     assert result.report.dropped.get("GMM training memory", 0) == gmm_files
     assert result.report.dropped["BatchNorm step counter (unused in eval mode)"] == 8
     assert result.config.read_text().startswith(f"# official_{variant}: config of")
+    from anomaly_seg.network.checkpoint import read_checkpoint_metadata
+
+    _, extra = read_checkpoint_metadata(result.checkpoint)
+    assert extra["variant"] == variant and extra["source_sha256"] == result.sha256
+    assert extra["source_hyper_parameters"]["MODEL"]["IGNORE_INDEX"] == 255
 
 
 def test_wrong_variant_says_what_the_file_looks_like(tmp_path: Path) -> None:

@@ -385,6 +385,17 @@ def build_backbone(
     return DinoVisionTransformer(BACKBONES[canonical_backbone_name(name)], img_size, patch_size, stem)
 
 
+def describe_key_problems(groups: Sequence[tuple[str, Sequence[str]]], shown: int = 8) -> str:
+    """``"2 missing: a, b; 1 unexpected: c"`` for the non-empty ``(title, keys)`` groups of a state-dict check
+    (at most ``shown`` keys each); empty when there are none."""
+    parts = []
+    for title, keys in groups:
+        if keys:
+            more = f" ... (+{len(keys) - shown})" if len(keys) > shown else ""
+            parts.append(f"{len(keys)} {title}: " + ", ".join(keys[:shown]) + more)
+    return "; ".join(parts)
+
+
 def load_backbone_weights(model: DinoVisionTransformer, path: str | Path) -> None:
     """Load an official ``.pth`` state dict (``weights_only=True``, strict) into ``model``.
 
@@ -409,13 +420,9 @@ def load_backbone_weights(model: DinoVisionTransformer, path: str | Path) -> Non
         for k in sorted(set(state) & set(expected))
         if state[k].shape != expected[k].shape
     ]
-    if missing or unexpected or mismatched:
-        problems = []
-        for title, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched)):
-            if keys:
-                shown = ", ".join(keys[:8]) + (f" ... (+{len(keys) - 8})" if len(keys) > 8 else "")
-                problems.append(f"{len(keys)} {title}: {shown}")
+    problems = describe_key_problems((("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched)))
+    if problems:
         spec = model.spec
         arch = f"embed_dim {spec.embed_dim}, depth {spec.depth}, {spec.num_register_tokens} registers"
-        raise ModelFileError(f"{path}: does not match the backbone ({arch}): " + "; ".join(problems))
+        raise ModelFileError(f"{path}: does not match the backbone ({arch}): {problems}")
     model.load_state_dict(state, strict=True)

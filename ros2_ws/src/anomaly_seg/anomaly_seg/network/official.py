@@ -26,6 +26,7 @@ from torch import Tensor
 
 from anomaly_seg.errors import ConfigError, ModelFileError
 from anomaly_seg.network.config import ModelConfig
+from anomaly_seg.network.dinov2 import describe_key_problems
 from anomaly_seg.network.model import AnomalySegmenter
 
 RELEASE_URL = "https://github.com/NazirNayal8/UEM-likelihood-ratio/releases/download/model-weights"
@@ -215,6 +216,13 @@ def _head_kind(keys: set[str], prefix: str) -> str | None:
     return None
 
 
+SEGMENTOR_VARIANTS = {"gmm": "gmm", "linear": "discriminative"}  # segmentor head kind -> variant name
+
+
+def _letter(head: str) -> str:
+    return "g" if head == "gmm" else "d"
+
+
 def detect_variant(keys: set[str]) -> tuple[str, bool]:
     """(variant name, whether the segmentor tensors are in the file) from the official key layout.
 
@@ -225,15 +233,14 @@ def detect_variant(keys: set[str]) -> tuple[str, bool]:
         seg = _head_kind(keys, "segmentation_head")
         if seg is None or not any(k.startswith("backbone.dinov2.") for k in keys):
             raise ModelFileError("not a UEM segmentor or OoD checkpoint (no backbone.dinov2.* / segmentation_head.*)")
-        return ("gmm" if seg == "gmm" else "discriminative"), True
+        return SEGMENTOR_VARIANTS[seg], True
     uem = _head_kind(keys, "ood_head")
     if uem is None:
         raise ModelFileError("OoD checkpoint without ood_head.means or ood_head._head.weight")
     seg = _head_kind(keys, SEGMENTOR + "segmentation_head")
-    uem_letter = "g" if uem == "gmm" else "d"
     if seg is None:
-        return f"?_{uem_letter}", False
-    return f"{'g' if seg == 'gmm' else 'd'}_{uem_letter}", True
+        return f"?_{_letter(uem)}", False
+    return f"{_letter(seg)}_{_letter(uem)}", True
 
 
 def _rules() -> list[tuple[str, str]]:
@@ -333,17 +340,15 @@ def load_official_state(
             report.left_default.append(key)
         else:
             missing.append(key)
-    if unknown or mismatched or missing:
-        parts = []
-        for title, keys in (
+    problems = describe_key_problems(
+        (
             ("keys not in the released layout", unknown),
             ("shape mismatches (official -> ours)", mismatched),
             ("model tensors the file does not provide", missing),
-        ):
-            if keys:
-                shown = "; ".join(keys[:6]) + (f" ... (+{len(keys) - 6})" if len(keys) > 6 else "")
-                parts.append(f"{len(keys)} {title}: {shown}")
-        raise ModelFileError(f"{source}: does not fit the released {variant.name} layout: " + " | ".join(parts))
+        )
+    )
+    if problems:
+        raise ModelFileError(f"{source}: does not fit the released {variant.name} layout: {problems}")
     with torch.no_grad():
         for _, target, src in plan:
             ours[target].copy_(src)
@@ -361,10 +366,8 @@ def combined_state(
     An OoD file carries its frozen segmentor; a ``segmentor`` file is then checked tensor by tensor against that
     copy (a wrong pairing is an error). An OoD file without segmentor tensors takes them from ``segmentor``.
     """
-    keys = set(ckpt.state_dict)
-    name, has_segmentor = detect_variant(keys)
-    variant_is_ood = name not in ("gmm", "discriminative")
-    if not variant_is_ood:
+    name, has_segmentor = detect_variant(set(ckpt.state_dict))
+    if name in SEGMENTOR_VARIANTS.values():
         if segmentor is not None:
             raise ConfigError(f"--segmentor: {ckpt.path} is itself a segmentor ({name}); pass one file")
         return name, {SEGMENTOR + k: v for k, v in ckpt.state_dict.items()}
@@ -374,11 +377,11 @@ def combined_state(
             raise ConfigError(f"{ckpt.path}: holds no segmentor tensors; pass its segmentor with --segmentor")
         return name, state
     seg_name, _ = detect_variant(set(segmentor.state_dict))
-    if seg_name not in ("gmm", "discriminative"):
+    if seg_name not in SEGMENTOR_VARIANTS.values():
         raise ConfigError(f"--segmentor: {segmentor.path} is an OoD checkpoint ({seg_name}), not a segmentor")
     if not has_segmentor:
         state.update({SEGMENTOR + k: v for k, v in segmentor.state_dict.items()})
-        return f"{'g' if seg_name == 'gmm' else 'd'}{name[1:]}", state
+        return f"{_letter(VARIANTS[seg_name].segmentor_head)}{name[1:]}", state
 
     def differs(key: str, value: Tensor) -> bool:
         embedded = state.get(SEGMENTOR + key)
