@@ -34,6 +34,7 @@ demo: venv
 lint: venv
 	$(VENV)/bin/ruff check $(PKG)/anomaly_seg training tests benchmarks models launch
 	$(VENV)/bin/ruff format --check $(PKG)/anomaly_seg training tests benchmarks models launch
+	$(VENV)/bin/lint-imports
 
 typecheck: ros
 	$(VENV)/bin/mypy

@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from tqdm import tqdm
 
+    from anomaly_seg.artifacts.report import format_table
     from anomaly_seg.engines.onnxruntime_backend import OnnxRuntimeEngine, available_providers
-    from anomaly_seg.engines.report import format_table
     from anomaly_seg.engines.tensorrt_backend import tensorrt_available
     from anomaly_seg.engines.torch_backend import TorchEngine
     from training.export import build_export_source, export_onnx

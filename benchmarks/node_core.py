@@ -17,11 +17,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from anomaly_seg import messages as rm
+from anomaly_seg import vocabulary
 from anomaly_seg.engines.base import EngineOutputs
+from anomaly_seg.node_core import core
+from anomaly_seg.node_core.params import NodeParams
 from anomaly_seg.pipeline import Timings
-from anomaly_seg.ros import core
-from anomaly_seg.ros import messages as rm
-from anomaly_seg.ros.params import NodeParams
 
 SAMPLE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cityscapes_sample" / "fullres"
 NET = (518, 1036)
@@ -90,7 +91,7 @@ def main() -> None:
     cv2.setNumThreads(args.threads)
     factory = rm.rosbags_factory()
     params = NodeParams.from_dict({}, check_files=False)
-    wanted = set(core.OUTPUT_TYPES) - core.OPTIONAL_TOPICS
+    wanted = set(vocabulary.OUTPUT_TYPES) - vocabulary.OPTIONAL_TOPICS
     rows: list[tuple[str, str, np.ndarray, Timings | None]] = []
     for width, height in ((2048, 1024), (1280, 720)):
         rgb = camera_frame(height, width)

@@ -61,12 +61,13 @@ def _engine(kind: str, latency_ms: float, batch: int, device: threading.Lock | N
 
 def run_one(config: dict[str, Any]) -> dict[str, Any]:
     """One configuration in this (pinned) process."""
-    from anomaly_seg.bags import get_typestore
+    from anomaly_seg import messages as rm
+    from anomaly_seg import vocabulary
     from anomaly_seg.engines.shared import SharedEngine
-    from anomaly_seg.ros import core
-    from anomaly_seg.ros import messages as rm
-    from anomaly_seg.ros.params import NodeParams
-    from anomaly_seg.ros.runner import FrameRunner
+    from anomaly_seg.messages.typestore import get_typestore
+    from anomaly_seg.node_core import core
+    from anomaly_seg.node_core.params import NodeParams
+    from anomaly_seg.node_core.runner import FrameRunner
     from tests.pipeline.fake_engine import grey_frame
 
     os.sched_setaffinity(0, set(range(config["cores"])))
@@ -106,7 +107,7 @@ def run_one(config: dict[str, Any]) -> dict[str, Any]:
 
         return wrapper
 
-    wanted = set(core.OUTPUT_TYPES) - core.OPTIONAL_TOPICS  # no RViz subscribed: no overlay, no colours
+    wanted = set(vocabulary.OUTPUT_TYPES) - vocabulary.OPTIONAL_TOPICS  # no RViz subscribed: no overlay, no colours
     cores, runners = [], []
     for engine in engines:
         engine.warmup()

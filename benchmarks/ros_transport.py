@@ -66,8 +66,8 @@ def run_one(profile: str, size: tuple[int, int], rate: float, frames: int, domai
     import rclpy
     from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-    from anomaly_seg.ros import core
-    from anomaly_seg.ros import messages as rm
+    from anomaly_seg import messages as rm
+    from anomaly_seg import vocabulary
     from anomaly_seg.ros.launch_plan import NodePlan, camera_nodes
     from tests.pipeline.fake_engine import grey_frame, write_contract_onnx
 
@@ -86,8 +86,8 @@ def run_one(profile: str, size: tuple[int, int], rate: float, frames: int, domai
     client = rclpy.create_node("ros_transport_bench")
     f = rm.ros_factory()
     reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-    arrivals: dict[str, list[tuple[int, int]]] = {t: [] for t in core.OUTPUT_TYPES}  # (stamp or -1, receive ns)
-    debug: dict[str, list[float]] = {core.TOPIC_PROCESSING_TIME: [], core.TOPIC_PIPELINE_LATENCY: []}
+    arrivals: dict[str, list[tuple[int, int]]] = {t: [] for t in vocabulary.OUTPUT_TYPES}  # (stamp or -1, receive ns)
+    debug: dict[str, list[float]] = {vocabulary.TOPIC_PROCESSING_TIME: [], vocabulary.TOPIC_PIPELINE_LATENCY: []}
     diagnostics: list[Any] = []
 
     def on_output(topic: str) -> Any:
@@ -100,9 +100,9 @@ def run_one(profile: str, size: tuple[int, int], rate: float, frames: int, domai
 
         return callback
 
-    for topic, type_name in core.OUTPUT_TYPES.items():
+    for topic, type_name in vocabulary.OUTPUT_TYPES.items():
         client.create_subscription(getattr(f, type_name), f"{plan.full_name}/{topic}", on_output(topic), reliable)
-    client.create_subscription(f.DiagnosticArray, core.TOPIC_DIAGNOSTICS, diagnostics.append, reliable)
+    client.create_subscription(f.DiagnosticArray, vocabulary.TOPIC_DIAGNOSTICS, diagnostics.append, reliable)
     camera = client.create_publisher(
         f.Image, "/bench/image_raw", QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
     )
@@ -136,7 +136,7 @@ def run_one(profile: str, size: tuple[int, int], rate: float, frames: int, domai
             n = [
                 int(status().get(k, "0")) for k in ("frames_in", "frames_processed", "frames_dropped", "frames_failed")
             ]
-            return n[0] > 0 and n[0] == n[1] + n[2] + n[3] and len(arrivals[core.TOPIC_SEMANTIC]) == n[1]
+            return n[0] > 0 and n[0] == n[1] + n[2] + n[3] and len(arrivals[vocabulary.TOPIC_SEMANTIC]) == n[1]
 
         spin(10.0, settled)
         spin(1.5)
@@ -147,8 +147,8 @@ def run_one(profile: str, size: tuple[int, int], rate: float, frames: int, domai
         rclpy.shutdown()
     s = status()
     processed = int(s.get("frames_processed", "0"))
-    pipeline = debug[core.TOPIC_PIPELINE_LATENCY]
-    processing = debug[core.TOPIC_PROCESSING_TIME]
+    pipeline = debug[vocabulary.TOPIC_PIPELINE_LATENCY]
+    processing = debug[vocabulary.TOPIC_PROCESSING_TIME]
     row: dict[str, Any] = {
         "profile": profile,
         "size": f"{size[1]}x{size[0]}",
@@ -168,8 +168,8 @@ def run_one(profile: str, size: tuple[int, int], rate: float, frames: int, domai
             row["outputs_lost"][topic] = processed - len(debug[topic])
             continue
         row["outputs_lost"][topic] = processed - len(received)
-        ready_ns = [stamp + ms * 1e6 for (stamp, _), ms in zip(arrivals[core.TOPIC_SEMANTIC], pipeline)]
-        by_stamp = dict(zip([a[0] for a in arrivals[core.TOPIC_SEMANTIC]], ready_ns))
+        ready_ns = [stamp + ms * 1e6 for (stamp, _), ms in zip(arrivals[vocabulary.TOPIC_SEMANTIC], pipeline)]
+        by_stamp = dict(zip([a[0] for a in arrivals[vocabulary.TOPIC_SEMANTIC]], ready_ns))
         row["latency"][topic] = _percentiles([(now - by_stamp[st]) / 1e6 for st, now in received if st in by_stamp])
     return row
 

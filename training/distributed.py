@@ -64,12 +64,3 @@ def barrier(info: DistInfo) -> None:
     """Wait for every process."""
     if info.enabled:
         dist.barrier()
-
-
-def broadcast_object(value: object, info: DistInfo) -> object:
-    """``value`` of rank 0 on every process."""
-    if not info.enabled:
-        return value
-    box = [value]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]

@@ -29,9 +29,9 @@ from anomaly_seg.network import AnomalySegmenter
 from anomaly_seg.network.heads import GMMHead
 from anomaly_seg.network.scores import SCORE_NAMES, compute_score, uncertainty_maps
 from anomaly_seg.segments import MetaClassifier, SegmentParams
-from training.datasets.base import Sample, collate_samples
+from anomaly_seg.vocabulary import MODES
+from training.datasets.base import Sample, collate_samples, resize_image
 
-MODES = ("full", "sliding")
 PRIMARY_SCORE = "llr"
 
 
@@ -131,8 +131,6 @@ class EvalReport:
 
 
 def _to_network_size(sample: Sample, size: tuple[int, int]) -> Sample:
-    from training.trainers.data import resize_image
-
     return Sample(resize_image(sample.image, size), sample.name, sample.train_ids, sample.anomaly)
 
 

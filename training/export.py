@@ -24,12 +24,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from anomaly_seg.artifacts.golden import default_golden_dir, golden_images, write_golden
+from anomaly_seg.artifacts.parity import TOLERANCES, Comparison, compare, merge
 from anomaly_seg.engines.base import INPUT_NAME, OUTPUT_NAMES, EngineOutputs
-from anomaly_seg.engines.golden import default_golden_dir, golden_images, write_golden
+from anomaly_seg.engines.fp32_layers import fp32_node_names
 from anomaly_seg.engines.metadata import KEY_EXPORT_PARITY, KEY_FP32_NODES, ModelMetadata
-from anomaly_seg.engines.parity import TOLERANCES, Comparison, compare, merge
-from anomaly_seg.engines.trt_ops import fp32_node_names
 from anomaly_seg.errors import ConfigError, ModelFileError
+from anomaly_seg.vocabulary import MODES
 
 DEFAULT_OPSET = 18
 _PROTOBUF_LIMIT = 2**31 - 2**26  # stay clear of protobuf's 2 GiB message limit
@@ -164,7 +165,7 @@ def export_model(
 ) -> ExportResult:
     """Export, verify torch vs ONNX Runtime parity on the golden inputs, store parity + golden outputs.
 
-    ``cases`` limits the golden inputs (default: all of :data:`anomaly_seg.engines.golden.CASES`).
+    ``cases`` limits the golden inputs (default: all of :data:`anomaly_seg.artifacts.golden.CASES`).
     """
     from anomaly_seg.engines.onnxruntime_backend import OnnxRuntimeEngine
 
@@ -182,7 +183,7 @@ def export_model(
     parity_record = {**parity.to_dict(), "passed": passed, "reference": "torch eager fp32 cpu", "cases": len(images)}
     update_onnx_metadata(out, {KEY_EXPORT_PARITY: json.dumps(parity_record, sort_keys=True)})
     golden = Path(golden_dir) if golden_dir else default_golden_dir(out)
-    from anomaly_seg.engines.engine_cache import sha256_file
+    from anomaly_seg.files import sha256_file
 
     ort_engine = OnnxRuntimeEngine(out, providers=["CPUExecutionProvider"], check_finite=False)
     write_golden(golden, ort_engine, images, {"onnx_sha256": sha256_file(out), "onnx": out.name, "seed": seed})
@@ -221,13 +222,12 @@ def build_export_source(
     ``mode="full"``: input = network size (``size`` overrides ``input.size``). ``mode="sliding"``: input =
     the camera size ``size`` (default ``sliding.image_size``), windows of ``input.size`` batched inside.
     """
-    from dataclasses import replace as dc_replace
 
     from anomaly_seg.labels import CLASS_NAMES, PALETTE
     from anomaly_seg.network import ModelConfig, SlidingWindowSegmenter, build_model
     from anomaly_seg.network.checkpoint import read_checkpoint_metadata
 
-    if mode not in ("full", "sliding"):
+    if mode not in MODES:
         raise ConfigError(f"--mode must be full or sliding, got {mode!r}")
     extra: dict[str, Any] = {}
     if checkpoint is not None:
@@ -239,7 +239,7 @@ def build_export_source(
     else:
         raise ConfigError("export needs --config and/or --checkpoint")
     if mode == "full" and size is not None and tuple(size) != tuple(config.input.size):
-        config = dc_replace(config, input=dc_replace(config.input, size=(int(size[0]), int(size[1]))))
+        config = replace(config, input=replace(config.input, size=(int(size[0]), int(size[1]))))
     model = build_model(config)
     if checkpoint is not None:
         from safetensors.torch import load_file

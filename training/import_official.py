@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from anomaly_seg.errors import ConfigError
+from anomaly_seg.files import sha256_file
 from anomaly_seg.network.checkpoint import save_checkpoint
 from anomaly_seg.network.config import ModelConfig
 from anomaly_seg.network.model import build_model
@@ -18,7 +19,6 @@ from anomaly_seg.network.official import (
     combined_state,
     load_official_state,
     read_checkpoint,
-    sha256_of,
 )
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "models" / "configs"
@@ -55,7 +55,7 @@ def import_official(
     check_config(config, spec)
     ckpt_path = Path(ckpt_path)
     ckpt = read_checkpoint(ckpt_path)  # checks the file first; tensors stay memory-mapped
-    sha = sha256_of(ckpt_path, progress=progress)
+    sha = sha256_file(ckpt_path, progress=progress)
     log(f"{ckpt_path.name}: sha256 {sha}")
     segmentor = read_checkpoint(segmentor_path) if segmentor_path else None
     detected, state = combined_state(ckpt, segmentor, log)

@@ -13,9 +13,10 @@ import pytest
 from rosbags.typesys import Stores, get_types_from_msg
 from rosbags.typesys import get_typestore as plain_typestore
 
-from anomaly_seg.bags import BagWriter, Storage, get_typestore, list_topics, message_count, read_images, read_messages
+from anomaly_seg import messages as rm
+from anomaly_seg.bags import BagWriter, Storage, list_topics, message_count, read_images, read_messages
 from anomaly_seg.errors import BagError
-from anomaly_seg.ros import messages as rm
+from anomaly_seg.messages.typestore import get_typestore
 
 F = rm.rosbags_factory()
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from anomaly_seg.bags.convert import GROUND_TRUTH_TOPIC, ConvertOptions, convert
 from anomaly_seg.cli import main
 from anomaly_seg.datasets import open_layout
 from anomaly_seg.errors import ConfigError, DatasetError
-from anomaly_seg.ros.messages import compressed_to_rgb, image_to_array, stamp_to_ns
+from anomaly_seg.messages import compressed_to_rgb, image_to_array, stamp_to_ns
 from anomaly_seg.synthetic import (
     write_fishyscapes_layout,
     write_lostandfound_layout,

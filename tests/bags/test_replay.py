@@ -9,13 +9,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from anomaly_seg.bags import BagWriter, get_typestore, read_messages
+from anomaly_seg import messages as rm
+from anomaly_seg.bags import BagWriter, read_messages
 from anomaly_seg.bags.convert import GROUND_TRUTH_TOPIC, camera_info_message
-from anomaly_seg.bags.replay import replay_bag
 from anomaly_seg.cli import main
 from anomaly_seg.datasets import Intrinsics
-from anomaly_seg.ros import messages as rm
-from anomaly_seg.ros.params import NodeParams
+from anomaly_seg.messages.typestore import get_typestore
+from anomaly_seg.node_core.params import NodeParams
+from anomaly_seg.offline.replay import replay_bag
 from tests.pipeline.fake_engine import FakeEngine, grey_frame, write_contract_onnx
 
 H, W = 64, 128

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from anomaly_seg.bags import get_typestore
-from anomaly_seg.bags.vision_msgs import VISION_MSGS_DEFINITIONS
+from anomaly_seg.messages.typestore import get_typestore
+from anomaly_seg.messages.vision_msgs import VISION_MSGS_DEFINITIONS
 
 # RIHS01 type hashes of ros-perception/vision_msgs 4.1.1 (the Jazzy release), every message of the package
 # (rosidl's generated type descriptions, vision_msgs/msg/*.json), and two referenced standard types.

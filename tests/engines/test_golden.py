@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from anomaly_seg.engines.golden import (
+from anomaly_seg.artifacts.golden import (
     CASES,
     check_against_golden,
     default_golden_dir,

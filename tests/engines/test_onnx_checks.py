@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from anomaly_seg.engines.onnx_checks import activation_ranges, fp16_checks, structure_checks, tensorrt_checks
+from anomaly_seg.artifacts.onnx_checks import activation_ranges, fp16_checks, structure_checks, tensorrt_checks
 
 
 def test_structure_of_the_exported_toy_passes(toy_onnx: Path) -> None:

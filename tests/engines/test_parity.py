@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from anomaly_seg.artifacts.parity import TOLERANCES, compare, merge
 from anomaly_seg.engines.base import EngineOutputs
-from anomaly_seg.engines.parity import TOLERANCES, compare, merge
 
 
 def outputs(semantic: list[int], score: list[float], unc: float = 0.5) -> EngineOutputs:

@@ -29,10 +29,10 @@ def onnx_copy(tmp_path: Path, toy_onnx: Path) -> Path:
 
 
 def test_build_reuse_force_and_parity(onnx_copy: Path, toy_size: tuple[int, int]) -> None:
+    from anomaly_seg.artifacts.parity import TOLERANCES, compare
     from anomaly_seg.engines import load_engine
     from anomaly_seg.engines.engine_cache import engine_paths, timing_cache_path
     from anomaly_seg.engines.onnxruntime_backend import OnnxRuntimeEngine
-    from anomaly_seg.engines.parity import TOLERANCES, compare
 
     logs: list[str] = []
     engine = load_engine(onnx_copy, "tensorrt", "fp32", log=logs.append)
@@ -55,9 +55,9 @@ def test_build_reuse_force_and_parity(onnx_copy: Path, toy_size: tuple[int, int]
 
 
 def test_fp16_engine_passes_fp16_tolerance(onnx_copy: Path, toy_size: tuple[int, int]) -> None:
+    from anomaly_seg.artifacts.parity import TOLERANCES, compare
     from anomaly_seg.engines import load_engine
     from anomaly_seg.engines.onnxruntime_backend import OnnxRuntimeEngine
-    from anomaly_seg.engines.parity import TOLERANCES, compare
 
     engine = load_engine(onnx_copy, "tensorrt", "fp16", log=lambda _: None)
     image = np.random.default_rng(1).integers(0, 256, (1, *toy_size, 3), dtype=np.uint8)
@@ -94,10 +94,10 @@ def test_selftest_command_on_tensorrt(onnx_copy: Path, toy_onnx: Path, capsys: p
 
 def test_fp16_build_keeps_the_gmm_head_layers_in_fp32(tmp_path: Path) -> None:
     """The tiny config has a GMM UEM head: its nodes are listed at export and built in fp32."""
+    from anomaly_seg.artifacts.parity import TOLERANCES, compare
     from anomaly_seg.engines import load_engine
     from anomaly_seg.engines.metadata import KEY_FP32_NODES, read_onnx_props
     from anomaly_seg.engines.onnxruntime_backend import OnnxRuntimeEngine
-    from anomaly_seg.engines.parity import TOLERANCES, compare
     from training.export import build_export_source, export_model
 
     config = Path(__file__).resolve().parents[2] / "models" / "configs" / "tiny.yaml"

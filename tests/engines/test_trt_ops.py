@@ -9,7 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from anomaly_seg.engines.trt_ops import SUPPORTED, TARGETS, check_model
+from anomaly_seg.artifacts.trt_ops import SUPPORTED, TARGETS, check_model
 
 
 def resize_model(**attrs: Any) -> onnx.ModelProto:

@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
-from anomaly_seg.bags import BagWriter, get_typestore
-from anomaly_seg.bags.replay import replay_bag
+from anomaly_seg import messages as rm
+from anomaly_seg.bags import BagWriter
 from anomaly_seg.cli import main
 from anomaly_seg.evaluation.bag_evaluator import EvalSettings, EvenSampler, FrameOutputs, StampMatcher, compact_ids
 from anomaly_seg.evaluation.bag_source import evaluate_bag
+from anomaly_seg.messages.typestore import get_typestore
 from anomaly_seg.metrics.pixel import PixelAnomalyMetrics
 from anomaly_seg.metrics.segments import SegmentMetrics
-from anomaly_seg.ros import messages as rm
+from anomaly_seg.offline.replay import replay_bag
 from anomaly_seg.segments import SegmentParams
 from tests.bags.test_replay import make_bag, params
 from tests.pipeline.fake_engine import FakeEngine

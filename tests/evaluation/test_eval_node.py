@@ -18,7 +18,7 @@ import rclpy  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 
-from anomaly_seg.ros import messages as rm  # noqa: E402
+from anomaly_seg import messages as rm  # noqa: E402
 from anomaly_seg.ros.eval_node import PARAMETERS, RELIABLE_DEEP, EvalNode  # noqa: E402
 from anomaly_seg.ros.launch_plan import camera_nodes  # noqa: E402
 from tests.ros.harness import SHIPPED_PARAMS  # noqa: E402

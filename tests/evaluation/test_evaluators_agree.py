@@ -20,9 +20,9 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score
 
+from anomaly_seg import messages as rm
 from anomaly_seg.bags import read_messages
 from anomaly_seg.bags.convert import ConvertOptions, convert_dataset
-from anomaly_seg.bags.replay import replay_bag
 from anomaly_seg.datasets.fishyscapes import FishyscapesLayout
 from anomaly_seg.engines.base import EngineOutputs
 from anomaly_seg.engines.contract import EngineBase
@@ -30,8 +30,8 @@ from anomaly_seg.evaluation.bag_evaluator import EvalSettings
 from anomaly_seg.evaluation.bag_source import evaluate_bag
 from anomaly_seg.network import AnomalySegmenter, ModelConfig, build_model
 from anomaly_seg.network.scores import compute_score
-from anomaly_seg.ros import messages as rm
-from anomaly_seg.ros.params import NodeParams
+from anomaly_seg.node_core.params import NodeParams
+from anomaly_seg.offline.replay import replay_bag
 from anomaly_seg.synthetic import write_fishyscapes_layout
 from training.config import REPO_ROOT
 from training.datasets import FishyscapesLaF

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from anomaly_seg.ros import core, launch_plan
-from anomaly_seg.ros.params import SPECS
+from anomaly_seg import vocabulary
+from anomaly_seg.node_core.params import SPECS
+from anomaly_seg.ros import launch_plan
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCH = REPO / "launch"
@@ -72,7 +73,8 @@ def test_parameter_file_and_rviz_config_are_valid_yaml() -> None:
     first_camera = launch_arguments(LAUNCH / "camera.launch.py")["cameras"]
     assert first_camera.startswith("['/cam_front/")
     expected = {
-        f"/cam_front/anomaly_seg/{t}" for t in (core.TOPIC_OVERLAY, core.TOPIC_SEMANTIC_COLOR, core.TOPIC_ANOMALY_MASK)
+        f"/cam_front/anomaly_seg/{t}"
+        for t in (vocabulary.TOPIC_OVERLAY, vocabulary.TOPIC_SEMANTIC_COLOR, vocabulary.TOPIC_ANOMALY_MASK)
     }
     assert topics == expected
 

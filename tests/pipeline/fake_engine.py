@@ -27,7 +27,7 @@ class FakeEngine(EngineBase):
         self._size = size
         self._batch = 1
         self._metadata = {"anomaly_seg.network_size": f"{size[0]}x{size[1]}"}
-        self._check_finite = False  # NaN reaches the pipeline, whose own check the tests exercise
+        self._check_finite = True  # the engine contract's NaN/Inf check, as in every backend
         self.nan = nan
         self.error = error
         self.calls = 0

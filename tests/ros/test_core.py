@@ -1,4 +1,4 @@
-"""NodeCore (anomaly_seg/ros/core.py) with rosbags message classes and a fake engine: outputs, headers, CDR
+"""NodeCore (anomaly_seg/node_core/core.py) with rosbags message classes and a fake engine: outputs, headers, CDR
 validity, bad inputs of DESIGN.md §7, counters, diagnostics, memory over 1000 frames, the latest-frame slot."""
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ import cv2
 import numpy as np
 import pytest
 
-from anomaly_seg.bags import get_typestore
+from anomaly_seg import messages as rm
+from anomaly_seg import vocabulary
 from anomaly_seg.labels import CLASS_NAMES, colorize
-from anomaly_seg.ros import core
-from anomaly_seg.ros import messages as rm
-from anomaly_seg.ros.overlay import BOX_BGR
-from anomaly_seg.ros.params import NodeParams
+from anomaly_seg.messages.typestore import get_typestore
+from anomaly_seg.node_core import core, runner
+from anomaly_seg.node_core.params import NodeParams
+from anomaly_seg.pipeline.overlay import BOX_BGR
 from tests.pipeline.fake_engine import FakeEngine, grey_frame, write_contract_onnx
 
 STORE = get_typestore()
@@ -64,24 +65,24 @@ def by_topic(outputs: list[tuple[str, Any]]) -> dict[str, Any]:
 def test_every_output_is_a_valid_ros_message_with_the_input_header() -> None:
     node = make_core()
     out = by_topic(node.process(rgb_msg(grey_frame(256, 512, [SQUARE]))))
-    assert list(out) == list(core.OUTPUT_TYPES)  # wanted=None: every topic, in a fixed order
+    assert list(out) == list(vocabulary.OUTPUT_TYPES)  # wanted=None: every topic, in a fixed order
     for topic, msg in out.items():
-        assert msg.__msgtype__.endswith("/" + core.OUTPUT_TYPES[topic]), (topic, msg.__msgtype__)
+        assert msg.__msgtype__.endswith("/" + vocabulary.OUTPUT_TYPES[topic]), (topic, msg.__msgtype__)
         raw = serialize(topic, msg)
         back = STORE.deserialize_cdr(raw, msg.__msgtype__)
         if hasattr(msg, "header"):
             assert rm.stamp_to_ns(back.header.stamp) == STAMP_NS and back.header.frame_id == FRAME, topic
     expected = {
-        core.TOPIC_SEMANTIC: "mono8",
-        core.TOPIC_SEMANTIC_COLOR: "rgb8",
-        core.TOPIC_ANOMALY_SCORE: "32FC1",
-        core.TOPIC_ANOMALY_MASK: "mono8",
-        core.TOPIC_OBSTACLE_IDS: "mono16",
-        core.TOPIC_OVERLAY: "bgr8",
+        vocabulary.TOPIC_SEMANTIC: "mono8",
+        vocabulary.TOPIC_SEMANTIC_COLOR: "rgb8",
+        vocabulary.TOPIC_ANOMALY_SCORE: "32FC1",
+        vocabulary.TOPIC_ANOMALY_MASK: "mono8",
+        vocabulary.TOPIC_OBSTACLE_IDS: "mono16",
+        vocabulary.TOPIC_OVERLAY: "bgr8",
     }
     for topic, encoding in expected.items():
         assert out[topic].encoding == encoding and (out[topic].height, out[topic].width) == (256, 512), topic
-    for det in out[core.TOPIC_OBSTACLES].detections:
+    for det in out[vocabulary.TOPIC_OBSTACLES].detections:
         assert rm.stamp_to_ns(det.header.stamp) == STAMP_NS and det.header.frame_id == FRAME
 
 
@@ -90,28 +91,28 @@ def test_output_content_matches_the_pipeline_result() -> None:
     out = by_topic(node.process(rgb_msg(grey_frame(256, 512, [SQUARE]))))
     result = node.last_result
     assert result is not None
-    np.testing.assert_array_equal(rm.image_to_array(out[core.TOPIC_SEMANTIC]), result.semantic)
-    np.testing.assert_array_equal(rm.image_to_array(out[core.TOPIC_SEMANTIC_COLOR]), colorize(result.semantic))
-    np.testing.assert_array_equal(rm.image_to_array(out[core.TOPIC_ANOMALY_SCORE]), result.anomaly_score)
-    mask = rm.image_to_array(out[core.TOPIC_ANOMALY_MASK])
+    np.testing.assert_array_equal(rm.image_to_array(out[vocabulary.TOPIC_SEMANTIC]), result.semantic)
+    np.testing.assert_array_equal(rm.image_to_array(out[vocabulary.TOPIC_SEMANTIC_COLOR]), colorize(result.semantic))
+    np.testing.assert_array_equal(rm.image_to_array(out[vocabulary.TOPIC_ANOMALY_SCORE]), result.anomaly_score)
+    mask = rm.image_to_array(out[vocabulary.TOPIC_ANOMALY_MASK])
     np.testing.assert_array_equal(mask, np.where(result.anomaly_score >= 0.0, 255, 0))
-    ids_img = rm.image_to_array(out[core.TOPIC_OBSTACLE_IDS])
-    ids, boxes, scores = rm.detections_to_arrays(out[core.TOPIC_OBSTACLES])
+    ids_img = rm.image_to_array(out[vocabulary.TOPIC_OBSTACLE_IDS])
+    ids, boxes, scores = rm.detections_to_arrays(out[vocabulary.TOPIC_OBSTACLES])
     assert list(ids) == [1] and scores.tolist() == [1.0]
-    assert out[core.TOPIC_OBSTACLES].detections[0].results[0].hypothesis.class_id == "anomaly"
+    assert out[vocabulary.TOPIC_OBSTACLES].detections[0].results[0].hypothesis.class_id == "anomaly"
     np.testing.assert_allclose(boxes[0], SQUARE, atol=4)
     assert set(np.unique(ids_img)) == {0, 1}  # ids in the image are the Detection2D ids
     ys, xs = np.nonzero(ids_img == 1)
     np.testing.assert_allclose([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], SQUARE, atol=4)
     # overlay: anomalous pixels are red-dominant, the rest keeps the grey camera image blended with class colours
-    overlay = rm.image_to_array(out[core.TOPIC_OVERLAY])
+    overlay = rm.image_to_array(out[vocabulary.TOPIC_OVERLAY])
     inside = overlay[180:200, 120:140].reshape(-1, 3).astype(int)
     assert (inside[:, 2] > inside[:, 0] + 100).all() and (inside[:, 2] > inside[:, 1] + 100).all()
     band = overlay[SQUARE[1] - 3 : SQUARE[1] + 3, SQUARE[0] : SQUARE[2]].astype(int)
     near_box = (np.abs(band - np.array(BOX_BGR)).max(axis=2) < 40).any(axis=0)
     assert near_box.mean() > 0.9  # the obstacle box is drawn along the square's top edge
-    assert out[core.TOPIC_PROCESSING_TIME].data > 0
-    assert out[core.TOPIC_PIPELINE_LATENCY].data == pytest.approx(25.0)  # clock - stamp
+    assert out[vocabulary.TOPIC_PROCESSING_TIME].data > 0
+    assert out[vocabulary.TOPIC_PIPELINE_LATENCY].data == pytest.approx(25.0)  # clock - stamp
 
 
 def test_encodings_and_compressed_input_give_the_same_result() -> None:
@@ -119,14 +120,14 @@ def test_encodings_and_compressed_input_give_the_same_result() -> None:
     masks = {}
     for encoding in ("rgb8", "bgr8", "rgba8"):
         out = by_topic(make_core().process(rgb_msg(frame, encoding)))
-        masks[encoding] = rm.image_to_array(out[core.TOPIC_ANOMALY_MASK])
+        masks[encoding] = rm.image_to_array(out[vocabulary.TOPIC_ANOMALY_MASK])
     png = rm.rgb_to_compressed(F, frame, header(), fmt="png")
     out = by_topic(make_core().process(png))
-    masks["png"] = rm.image_to_array(out[core.TOPIC_ANOMALY_MASK])
+    masks["png"] = rm.image_to_array(out[vocabulary.TOPIC_ANOMALY_MASK])
     jpeg = rm.rgb_to_compressed(F, frame, header(), fmt="jpeg", quality=95)
     out = by_topic(make_core().process(jpeg))
-    assert rm.stamp_to_ns(out[core.TOPIC_SEMANTIC].header.stamp) == STAMP_NS
-    jpeg_mask = rm.image_to_array(out[core.TOPIC_ANOMALY_MASK])
+    assert rm.stamp_to_ns(out[vocabulary.TOPIC_SEMANTIC].header.stamp) == STAMP_NS
+    jpeg_mask = rm.image_to_array(out[vocabulary.TOPIC_ANOMALY_MASK])
     for name, mask in masks.items():
         np.testing.assert_array_equal(mask, masks["rgb8"], err_msg=name)
     assert np.mean(jpeg_mask != masks["rgb8"]) < 0.01  # lossy, but the same square
@@ -134,17 +135,24 @@ def test_encodings_and_compressed_input_give_the_same_result() -> None:
 
 def test_wanted_skips_outputs_without_subscribers() -> None:
     node = make_core()
-    wanted = set(core.OUTPUT_TYPES) - core.OPTIONAL_TOPICS
+    wanted = set(vocabulary.OUTPUT_TYPES) - vocabulary.OPTIONAL_TOPICS
     topics = [t for t, _ in node.process(rgb_msg(grey_frame(64, 128)), wanted)]
     assert set(topics) == wanted
-    assert [t for t, _ in node.process(rgb_msg(grey_frame(64, 128)), {core.TOPIC_OBSTACLES})] == [core.TOPIC_OBSTACLES]
+    assert [t for t, _ in node.process(rgb_msg(grey_frame(64, 128)), {vocabulary.TOPIC_OBSTACLES})] == [
+        vocabulary.TOPIC_OBSTACLES
+    ]
 
 
 def test_network_resolution_outputs_and_overlay_are_network_sized() -> None:
     out = by_topic(make_core(**{"output.resolution": "network"}).process(rgb_msg(grey_frame(256, 512, [SQUARE]))))
-    for topic in (core.TOPIC_SEMANTIC, core.TOPIC_ANOMALY_SCORE, core.TOPIC_OBSTACLE_IDS, core.TOPIC_OVERLAY):
+    for topic in (
+        vocabulary.TOPIC_SEMANTIC,
+        vocabulary.TOPIC_ANOMALY_SCORE,
+        vocabulary.TOPIC_OBSTACLE_IDS,
+        vocabulary.TOPIC_OVERLAY,
+    ):
         assert (out[topic].height, out[topic].width) == NET, topic
-    _, boxes, _ = rm.detections_to_arrays(out[core.TOPIC_OBSTACLES])
+    _, boxes, _ = rm.detections_to_arrays(out[vocabulary.TOPIC_OBSTACLES])
     np.testing.assert_allclose(boxes[0], np.array(SQUARE) / 4, atol=1)
 
 
@@ -156,10 +164,12 @@ def test_real_onnxruntime_engine_gives_the_fake_engines_outputs(tmp_path: Path) 
     real = by_topic(core.NodeCore(params(), engine, F, clock=lambda: STAMP_NS).process(msg))
     fake = by_topic(make_core().process(msg))
     assert list(real) == list(fake)
-    for topic in (core.TOPIC_SEMANTIC, core.TOPIC_ANOMALY_MASK, core.TOPIC_OBSTACLE_IDS):
+    for topic in (vocabulary.TOPIC_SEMANTIC, vocabulary.TOPIC_ANOMALY_MASK, vocabulary.TOPIC_OBSTACLE_IDS):
         np.testing.assert_array_equal(rm.image_to_array(real[topic]), rm.image_to_array(fake[topic]), err_msg=topic)
     np.testing.assert_allclose(
-        rm.image_to_array(real[core.TOPIC_ANOMALY_SCORE]), rm.image_to_array(fake[core.TOPIC_ANOMALY_SCORE]), atol=1e-5
+        rm.image_to_array(real[vocabulary.TOPIC_ANOMALY_SCORE]),
+        rm.image_to_array(fake[vocabulary.TOPIC_ANOMALY_SCORE]),
+        atol=1e-5,
     )
 
 
@@ -173,9 +183,9 @@ def test_meta_classifier_file_decides_which_segments_are_published(
     path = MetaClassifier(np.zeros(n), np.ones(n), np.zeros(n), intercept, 0.5).save(tmp_path / "meta.json")
     node = make_core(**{"segments.meta_classifier_path": str(path)})
     out = by_topic(node.process(rgb_msg(grey_frame(256, 512, [SQUARE]))))
-    ids, _, scores = rm.detections_to_arrays(out[core.TOPIC_OBSTACLES])
-    ids_img = rm.image_to_array(out[core.TOPIC_OBSTACLE_IDS])
-    assert (rm.image_to_array(out[core.TOPIC_ANOMALY_MASK]) == 255).any()  # pixels stay anomalous either way
+    ids, _, scores = rm.detections_to_arrays(out[vocabulary.TOPIC_OBSTACLES])
+    ids_img = rm.image_to_array(out[vocabulary.TOPIC_OBSTACLE_IDS])
+    assert (rm.image_to_array(out[vocabulary.TOPIC_ANOMALY_MASK]) == 255).any()  # pixels stay anomalous either way
     if kept:
         assert list(ids) == [1] and scores[0] == pytest.approx(1 / (1 + np.exp(-5.0)), rel=1e-6)
         assert (ids_img == 1).any()
@@ -208,13 +218,13 @@ def bad_inputs() -> dict[str, tuple[Any, str]]:
 def test_bad_input_is_counted_logged_and_never_raises(case: str, caplog: pytest.LogCaptureFixture) -> None:
     msg, kind = bad_inputs()[case]
     node = make_core()
-    with caplog.at_level(logging.ERROR, logger="anomaly_seg.ros.core"):
+    with caplog.at_level(logging.ERROR, logger="anomaly_seg.node_core.core"):
         assert node.process(msg) == []
     stats = node.stats()
     assert stats.errors == {kind: 1} and stats.frames_failed == 1 and stats.frames_processed == 0
     assert kind in stats.last_error and len(caplog.records) == 1
     # the node carries on
-    assert len(node.process(rgb_msg(grey_frame(16, 32)))) == len(core.OUTPUT_TYPES)
+    assert len(node.process(rgb_msg(grey_frame(16, 32)))) == len(vocabulary.OUTPUT_TYPES)
     assert node.stats().frames_processed == 1
 
 
@@ -230,7 +240,7 @@ def test_engine_nan_and_engine_exceptions_are_engine_errors() -> None:
 def test_repeated_errors_are_throttled_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
     node = make_core()
     bad = _with(rgb_msg(grey_frame(16, 32)), encoding="rgb9")
-    with caplog.at_level(logging.ERROR, logger="anomaly_seg.ros.core"):
+    with caplog.at_level(logging.ERROR, logger="anomaly_seg.node_core.core"):
         for _ in range(50):
             node.process(bad)
     assert node.stats().errors == {"bad_image": 50}
@@ -285,7 +295,7 @@ def test_diagnostics_report_counters_latency_and_levels() -> None:
 
 def test_label_info_lists_the_classes_and_threshold() -> None:
     msg = make_core(**{"anomaly.threshold": 1.5}).label_info_message()
-    serialize(core.TOPIC_LABEL_INFO, msg)
+    serialize(vocabulary.TOPIC_LABEL_INFO, msg)
     assert [c.class_name for c in msg.class_map] == list(CLASS_NAMES)
     assert [c.class_id for c in msg.class_map] == list(range(19)) and msg.threshold == 1.5
 
@@ -310,7 +320,7 @@ def test_memory_is_flat_over_1000_frames() -> None:
 
 
 def test_latest_frame_slot_keeps_only_the_newest_item() -> None:
-    slot: core.LatestFrameSlot[int] = core.LatestFrameSlot()
+    slot: runner.LatestFrameSlot[int] = runner.LatestFrameSlot()
     assert slot.put(1) is False
     assert slot.put(2) is True  # 1 was never taken: a dropped frame
     assert slot.take(timeout=0) == 2

@@ -29,16 +29,17 @@ from tests.ros.harness import (
 
 require_ros()
 
+from anomaly_seg import messages as rm  # noqa: E402
+from anomaly_seg import vocabulary  # noqa: E402
 from anomaly_seg.bags.convert import GROUND_TRUTH_TOPIC, ConvertOptions, convert_dataset  # noqa: E402
-from anomaly_seg.bags.replay import replay_bag  # noqa: E402
 from anomaly_seg.datasets.fishyscapes import FishyscapesLayout  # noqa: E402
 from anomaly_seg.engines import load_engine  # noqa: E402
 from anomaly_seg.evaluation.bag_evaluator import EvalSettings  # noqa: E402
 from anomaly_seg.evaluation.bag_source import evaluate_bag  # noqa: E402
-from anomaly_seg.ros import core  # noqa: E402
-from anomaly_seg.ros import messages as rm  # noqa: E402
+from anomaly_seg.node_core.params import NodeParams  # noqa: E402
+from anomaly_seg.offline.replay import replay_bag  # noqa: E402
+from anomaly_seg.parameters import read_ros_params_file  # noqa: E402
 from anomaly_seg.ros.launch_plan import NodePlan, camera_nodes  # noqa: E402
-from anomaly_seg.ros.params import NodeParams, read_ros_params_file  # noqa: E402
 from anomaly_seg.synthetic import write_fishyscapes_layout  # noqa: E402
 from tests.pipeline.fake_engine import write_contract_onnx  # noqa: E402
 
@@ -67,7 +68,7 @@ def test_live_replay_report_equals_offline_evaluation(tmp_path: Path) -> None:
     env = ros_environment(domain)
     client = RosClient(domain)
     try:
-        diagnostics = client.subscribe(core.TOPIC_DIAGNOSTICS, rm.ros_factory().DiagnosticArray)
+        diagnostics = client.subscribe(vocabulary.TOPIC_DIAGNOSTICS, rm.ros_factory().DiagnosticArray)
         with ros_processes() as procs:
             node_cmd = plan.command(BIN / "anomaly_seg_node", tmp_path / "node.overrides.yaml")
             procs.append(node := RosProcess(node_cmd, env, tmp_path, "node"))

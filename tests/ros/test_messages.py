@@ -1,4 +1,4 @@
-"""numpy <-> ROS 2 message conversions (anomaly_seg.ros.messages) against hand-built messages."""
+"""numpy <-> ROS 2 message conversions (anomaly_seg.messages) against hand-built messages."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from anomaly_seg.bags import get_typestore
+from anomaly_seg import messages as rm
 from anomaly_seg.errors import ConfigError, ImageDecodeError
-from anomaly_seg.ros import messages as rm
+from anomaly_seg.messages.typestore import get_typestore
 
 STORE = get_typestore()
 F = rm.rosbags_factory(STORE)

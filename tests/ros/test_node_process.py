@@ -30,8 +30,8 @@ from tests.ros.harness import (
 
 require_ros()
 
-from anomaly_seg.ros import core  # noqa: E402
-from anomaly_seg.ros import messages as rm  # noqa: E402
+from anomaly_seg import messages as rm  # noqa: E402
+from anomaly_seg import vocabulary  # noqa: E402
 from anomaly_seg.ros.launch_plan import NodePlan, camera_nodes  # noqa: E402
 from tests.pipeline.fake_engine import grey_frame, write_contract_onnx  # noqa: E402
 
@@ -79,7 +79,7 @@ def start(procs: list[RosProcess], plan: NodePlan, client: Any, tmp_path: Path) 
 def wait_ready(client: RosClient, process: RosProcess, node: str) -> list[Any]:
     """Spin until the node's first /diagnostics (published once a second after start); returns the list that
     records the /diagnostics messages from then on."""
-    diagnostics = client.subscribe(core.TOPIC_DIAGNOSTICS, rm.ros_factory().DiagnosticArray)
+    diagnostics = client.subscribe(vocabulary.TOPIC_DIAGNOSTICS, rm.ros_factory().DiagnosticArray)
     ok = client.spin_until(
         lambda: latest_status(diagnostics, node) is not None or process.proc.poll() is not None, STARTUP_S
     )
@@ -111,7 +111,7 @@ def subscribe_outputs(client: RosClient, prefix: str) -> dict[str, list[Any]]:
     f = rm.ros_factory()
     return {
         topic: client.subscribe(f"{prefix}/{topic}", getattr(f, type_name))
-        for topic, type_name in core.OUTPUT_TYPES.items()
+        for topic, type_name in vocabulary.OUTPUT_TYPES.items()
     }
 
 
@@ -147,15 +147,15 @@ def test_every_output_arrives_with_the_input_header_at_the_configured_size(
                         "anomaly_score": "32FC1",
                         "obstacle_ids": "mono16",
                     }.get(topic.split("/")[-1], "mono8"), topic
-        for topic in (core.TOPIC_PROCESSING_TIME, core.TOPIC_PIPELINE_LATENCY):
+        for topic in (vocabulary.TOPIC_PROCESSING_TIME, vocabulary.TOPIC_PIPELINE_LATENCY):
             assert all(np.isfinite(m.data) and m.data > 0 for m in outputs[topic]), topic
-        ids = {stamp(m): m for m in outputs[core.TOPIC_OBSTACLE_IDS]}
-        for det in outputs[core.TOPIC_OBSTACLES]:
+        ids = {stamp(m): m for m in outputs[vocabulary.TOPIC_OBSTACLE_IDS]}
+        for det in outputs[vocabulary.TOPIC_OBSTACLES]:
             if stamp(det) in ids:
                 id_image = rm.image_to_array(ids[stamp(det)])
                 assert {int(d.id) for d in det.detections} == set(np.unique(id_image).tolist()) - {0}
                 assert len(det.detections) == 1 and det.detections[0].results[0].hypothesis.class_id == "anomaly"
-        mask = rm.image_to_array(outputs[core.TOPIC_ANOMALY_MASK][0])
+        mask = rm.image_to_array(outputs[vocabulary.TOPIC_ANOMALY_MASK][0])
         x0, y0, x1, y1 = SQUARE
         if resolution == "input":
             assert mask[y0:y1, x0:x1].min() == 255 and mask[: y0 - 3].max() == 0
@@ -166,7 +166,7 @@ def test_every_output_arrives_with_the_input_header_at_the_configured_size(
         latched = QoSProfile(
             depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
         )
-        label_info = client.subscribe(f"{plan.full_name}/{core.TOPIC_LABEL_INFO}", f.LabelInfo, latched)
+        label_info = client.subscribe(f"{plan.full_name}/{vocabulary.TOPIC_LABEL_INFO}", f.LabelInfo, latched)
         assert client.spin_until(lambda: bool(label_info), 10.0)
         assert len(label_info[0].class_map) == 19 and label_info[0].threshold == 0.0
         assert process.interrupt() == 0
@@ -201,7 +201,7 @@ def test_broken_frames_are_counted_in_diagnostics_and_give_no_output(
     (plan,) = plans(model, **{"input.qos": "reliable"})
     with ros_processes() as procs:
         process = start(procs, plan, client, tmp_path)
-        semantic = client.subscribe(f"{plan.full_name}/{core.TOPIC_SEMANTIC}", f.Image)
+        semantic = client.subscribe(f"{plan.full_name}/{vocabulary.TOPIC_SEMANTIC}", f.Image)
         diagnostics = wait_ready(client, process, plan.full_name)
         pub = client.publisher("/cam_test/image_raw", f.Image)
         bad = _bad_frames(f)
@@ -235,7 +235,7 @@ def test_compressed_input_gives_outputs_and_corrupt_data_is_counted(
     assert plan.remappings == (("~/input/image/compressed", "/cam_test/image_raw/compressed"),)
     with ros_processes() as procs:
         process = start(procs, plan, client, tmp_path)
-        scores = client.subscribe(f"{plan.full_name}/{core.TOPIC_ANOMALY_SCORE}", f.Image)
+        scores = client.subscribe(f"{plan.full_name}/{vocabulary.TOPIC_ANOMALY_SCORE}", f.Image)
         diagnostics = wait_ready(client, process, plan.full_name)
         pub = client.publisher("/cam_test/image_raw/compressed", f.CompressedImage)
         header = rm.header_from_ns(f, 42, "cam_jpeg")
@@ -263,7 +263,7 @@ def test_frames_offered_faster_than_inference_are_dropped_and_counted(
     (plan,) = plans(model, **{"input.qos": "reliable"})
     with ros_processes() as procs:
         process = start(procs, plan, client, tmp_path)
-        semantic = client.subscribe(f"{plan.full_name}/{core.TOPIC_SEMANTIC}", f.Image)
+        semantic = client.subscribe(f"{plan.full_name}/{vocabulary.TOPIC_SEMANTIC}", f.Image)
         diagnostics = wait_ready(client, process, plan.full_name)
         pub = client.publisher("/cam_test/image_raw", f.Image, depth=50)
         big = (1024, 2048)  # camera-size frames back to back: far faster than even the pipelined node's slowest stage
@@ -303,7 +303,8 @@ def test_two_cameras_get_two_nodes_with_their_own_outputs(model: Path, client: R
     with ros_processes() as procs:
         processes = [start(procs, p, client, tmp_path) for p in both]
         outputs = {
-            p.full_name: client.subscribe(f"{p.full_name}/{core.TOPIC_OBSTACLES}", f.Detection2DArray) for p in both
+            p.full_name: client.subscribe(f"{p.full_name}/{vocabulary.TOPIC_OBSTACLES}", f.Detection2DArray)
+            for p in both
         }
         for p, process in zip(both, processes, strict=True):
             wait_ready(client, process, p.full_name)
@@ -328,7 +329,7 @@ def test_reliable_input_qos_matches_reliable_publishers_only(model: Path, client
     (plan,) = plans(model, **{"input.qos": "reliable"})
     with ros_processes() as procs:
         process = start(procs, plan, client, tmp_path)
-        semantic = client.subscribe(f"{plan.full_name}/{core.TOPIC_SEMANTIC}", f.Image)
+        semantic = client.subscribe(f"{plan.full_name}/{vocabulary.TOPIC_SEMANTIC}", f.Image)
         wait_ready(client, process, plan.full_name)
         best_effort = client.publisher("/cam_test/image_raw", f.Image, reliable=False)
         client.spin_until(lambda: False, 1.0, step=lambda: best_effort.publish(frame(f, 1, "be")))
@@ -367,7 +368,7 @@ def test_sigint_while_frames_stream_exits_0_without_a_traceback(model: Path, cli
     for attempt in range(3):
         with ros_processes() as procs:
             process = start(procs, plan, client, tmp_path / str(attempt))
-            semantic = client.subscribe(f"{plan.full_name}/{core.TOPIC_SEMANTIC}", f.Image)
+            semantic = client.subscribe(f"{plan.full_name}/{vocabulary.TOPIC_SEMANTIC}", f.Image)
             wait_ready(client, process, plan.full_name)
             stop = threading.Event()
 
@@ -401,9 +402,11 @@ def test_one_shared_engine_serves_several_cameras_with_per_camera_outputs(
     per_camera = [p.full_name for p in plans(model, cameras)]  # the names one node per camera would use
     with ros_processes() as procs:
         process = start(procs, shared, client, tmp_path)
-        outputs = {name: client.subscribe(f"{name}/{core.TOPIC_OBSTACLES}", f.Detection2DArray) for name in per_camera}
-        scores = {name: client.subscribe(f"{name}/{core.TOPIC_ANOMALY_SCORE}", f.Image) for name in per_camera}
-        diagnostics = client.subscribe(core.TOPIC_DIAGNOSTICS, f.DiagnosticArray)
+        outputs = {
+            name: client.subscribe(f"{name}/{vocabulary.TOPIC_OBSTACLES}", f.Detection2DArray) for name in per_camera
+        }
+        scores = {name: client.subscribe(f"{name}/{vocabulary.TOPIC_ANOMALY_SCORE}", f.Image) for name in per_camera}
+        diagnostics = client.subscribe(vocabulary.TOPIC_DIAGNOSTICS, f.DiagnosticArray)
         assert client.spin_until(lambda: all(latest_status(diagnostics, n) for n in per_camera), 60.0), process.output
         pubs = {name: client.publisher(f"/{name.split('/')[1]}/image_raw", f.Image) for name in per_camera}
         count = [0]

@@ -12,8 +12,8 @@ from tests.ros.harness import RosClient, require_ros, ros_processes
 
 require_ros()
 
-from anomaly_seg.ros import core  # noqa: E402
-from anomaly_seg.ros import messages as rm  # noqa: E402
+from anomaly_seg import messages as rm  # noqa: E402
+from anomaly_seg import vocabulary  # noqa: E402
 from tests.network.official_layout import layout_state, write_lightning_checkpoint  # noqa: E402
 from tests.ros.test_node_process import client as client  # noqa: E402  (the fixture)
 from tests.ros.test_node_process import frame, plans, serve, stamp  # noqa: E402
@@ -49,10 +49,10 @@ def test_node_serves_the_released_layout_model(official_onnx: Path, client: RosC
                 sent[stamp(msg)] = msg
                 pub.publish(msg)
 
-        keys = (core.TOPIC_SEMANTIC, core.TOPIC_ANOMALY_SCORE, core.TOPIC_OBSTACLES)
+        keys = (vocabulary.TOPIC_SEMANTIC, vocabulary.TOPIC_ANOMALY_SCORE, vocabulary.TOPIC_OBSTACLES)
         assert client.spin_until(lambda: all(outputs[k] for k in keys), 90.0, step=publish), process.output[-2000:]
-        score = rm.image_to_array(outputs[core.TOPIC_ANOMALY_SCORE][0])
-        semantic = rm.image_to_array(outputs[core.TOPIC_SEMANTIC][0])
+        score = rm.image_to_array(outputs[vocabulary.TOPIC_ANOMALY_SCORE][0])
+        semantic = rm.image_to_array(outputs[vocabulary.TOPIC_SEMANTIC][0])
         assert score.shape == semantic.shape == (96, 160) and np.isfinite(score).all()
-        assert semantic.max() < 19 and stamp(outputs[core.TOPIC_SEMANTIC][0]) in sent
+        assert semantic.max() < 19 and stamp(outputs[vocabulary.TOPIC_SEMANTIC][0]) in sent
         assert process.interrupt() == 0

@@ -1,4 +1,4 @@
-"""Node parameters (anomaly_seg/ros/params.py): validation naming the parameter, ROS YAML files, the shipped file."""
+"""Node parameters (node_core/params.py): validation naming the parameter, ROS YAML files, the shipped file."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from anomaly_seg.errors import ConfigError
-from anomaly_seg.ros.params import PARAMETERS, SPECS, NodeParams, read_ros_params_file
+from anomaly_seg.node_core.params import PARAMETERS, SPECS, NodeParams
+from anomaly_seg.parameters import read_ros_params_file
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "launch" / "config" / "anomaly_seg.yaml"

@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from anomaly_seg.bags import get_typestore
-from anomaly_seg.ros import core
-from anomaly_seg.ros import messages as rm
-from anomaly_seg.ros.params import NodeParams
-from anomaly_seg.ros.runner import PIPELINE_DEPTH, FrameRunner
+from anomaly_seg import messages as rm
+from anomaly_seg import vocabulary
+from anomaly_seg.messages.typestore import get_typestore
+from anomaly_seg.node_core import core
+from anomaly_seg.node_core.params import NodeParams
+from anomaly_seg.node_core.runner import PIPELINE_DEPTH, FrameRunner
 from tests.pipeline.fake_engine import FakeEngine, FixedLatencyEngine, grey_frame
 
 F = rm.rosbags_factory(get_typestore())
@@ -92,7 +93,7 @@ def test_frames_offered_faster_are_dropped_counted_and_outputs_stay_in_order(pip
     stats = node.stats()
     assert stats.frames_in == len(messages) == stats.frames_processed + stats.frames_dropped + stats.frames_failed
     assert stats.frames_dropped > 0 and stats.frames_processed == len(sink.published)
-    stamps = [rm.stamp_to_ns(dict(outputs)[core.TOPIC_SEMANTIC].header.stamp) for outputs in sink.published]
+    stamps = [rm.stamp_to_ns(dict(outputs)[vocabulary.TOPIC_SEMANTIC].header.stamp) for outputs in sink.published]
     assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)  # input order, no frame twice
     assert stamps[-1] == rm.stamp_to_ns(messages[-1].header.stamp)  # the newest frame wins
 

@@ -26,8 +26,8 @@ from tests.ros.harness import (
 
 require_ros()
 
-from anomaly_seg.ros import core  # noqa: E402
-from anomaly_seg.ros import messages as rm  # noqa: E402
+from anomaly_seg import messages as rm  # noqa: E402
+from anomaly_seg import vocabulary  # noqa: E402
 from anomaly_seg.ros.launch_plan import camera_nodes  # noqa: E402
 from tests.pipeline.fake_engine import grey_frame, write_contract_onnx  # noqa: E402
 
@@ -68,8 +68,8 @@ def test_node_runs_from_a_venv_with_only_its_runtime_dependencies(tmp_path: Path
     client = RosClient(domain)
     try:
         f = rm.ros_factory()
-        diagnostics = client.subscribe(core.TOPIC_DIAGNOSTICS, f.DiagnosticArray)
-        semantic = client.subscribe(f"{plan.full_name}/{core.TOPIC_SEMANTIC}", f.Image)
+        diagnostics = client.subscribe(vocabulary.TOPIC_DIAGNOSTICS, f.DiagnosticArray)
+        semantic = client.subscribe(f"{plan.full_name}/{vocabulary.TOPIC_SEMANTIC}", f.Image)
         with ros_processes() as procs:
             cmd = plan.command(venv / "bin" / "anomaly_seg_node", tmp_path / "overrides.yaml")
             procs.append(node := RosProcess(cmd, ros_environment(domain), tmp_path, "node"))

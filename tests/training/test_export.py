@@ -9,12 +9,12 @@ import onnx
 import pytest
 import torch
 
+from anomaly_seg.artifacts.trt_ops import check_model
 from anomaly_seg.cli import main as anomaly_seg_main
-from anomaly_seg.engines.engine_cache import sha256_file
 from anomaly_seg.engines.metadata import ModelMetadata, read_onnx_props
 from anomaly_seg.engines.onnxruntime_backend import OnnxRuntimeEngine
-from anomaly_seg.engines.trt_ops import check_model
 from anomaly_seg.errors import ConfigError
+from anomaly_seg.files import sha256_file
 from training.__main__ import main as training_main
 from training.export import build_export_source, export_model, export_onnx, torch_outputs
 
@@ -121,7 +121,7 @@ def test_checkpoint_export_and_errors(tmp_path: Path) -> None:
 def test_realtime_default_vits14_518x1036_exports_with_parity(tmp_path: Path) -> None:
     """ViT-S/14 at 518x1036 with random weights: export, parity on one golden case, structure + TRT ops."""
     _require(REALTIME)
-    from anomaly_seg.engines.onnx_checks import structure_checks
+    from anomaly_seg.artifacts.onnx_checks import structure_checks
 
     source = build_export_source(REALTIME, None)
     assert source.size == (518, 1036)

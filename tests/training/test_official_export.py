@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from anomaly_seg.cli import main as anomaly_seg_main
+from anomaly_seg.engines.fp32_layers import fp32_node_names, is_fp32_layer
 from anomaly_seg.engines.metadata import KEY_FP32_NODES, ModelMetadata, read_onnx_props
-from anomaly_seg.engines.trt_ops import fp32_node_names, is_fp32_layer
 from tests.bags.test_replay import make_bag
 from tests.network.official_layout import layout_state, write_lightning_checkpoint
 from training.__main__ import main as training_main

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from anomaly_seg.vocabulary import MODES
+
 if TYPE_CHECKING:
     from torch.utils.data import Dataset
 
@@ -26,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--root", type=Path, default=None, help="dataset root folder")
     parser.add_argument("--split", default=None, help="dataset split (default: its evaluation split)")
-    parser.add_argument("--mode", choices=("full", "sliding"), default="full", help="full frame or sliding window")
+    parser.add_argument("--mode", choices=MODES, default="full", help="full frame or sliding window")
     parser.add_argument("--out", type=Path, required=True, help="report folder")
     parser.add_argument("--dump-predictions", action="store_true", help="write OUT/predictions/*.npz for fit-meta")
     parser.add_argument(

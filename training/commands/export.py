@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from anomaly_seg.vocabulary import MODES
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="model config YAML (random weights unless --checkpoint)")
     parser.add_argument("--checkpoint", help="trained .safetensors checkpoint (its config is used without --config)")
     parser.add_argument("--size", help="input HxW: network size (full) or camera size (sliding); default from config")
     parser.add_argument("--out", required=True, help="output .onnx path")
-    parser.add_argument("--mode", choices=("full", "sliding"), default="full", help="full frame or sliding window")
+    parser.add_argument("--mode", choices=MODES, default="full", help="full frame or sliding window")
     parser.add_argument("--batch", type=int, default=1, help="fixed batch size of the exported graph")
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset (17 converts down for TensorRT 8.6)")
     parser.add_argument("--golden", help="golden set folder (default: <out>.golden)")

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
@@ -85,3 +86,11 @@ def collate_samples(samples: Sequence[Sample]) -> dict[str, Any]:
             ]
             batch[key] = torch.from_numpy(np.stack(filled))
     return batch
+
+
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """RGB image resized to ``size = (height, width)`` (area-averaged when shrinking)."""
+    if image.shape[:2] == tuple(size):
+        return image
+    shrink = image.shape[0] > size[0] or image.shape[1] > size[1]
+    return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)

@@ -10,14 +10,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 from itertools import islice
 
-import cv2
 import numpy as np
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from anomaly_seg.network import ModelConfig
 from training.augment import AugmentParams, augment
 from training.config import DataConfig, OutlierConfig, TrainConfig
-from training.datasets.base import Sample, collate_samples
+from training.datasets.base import Sample, collate_samples, resize_image
 from training.pasting import OutlierPaster, OutlierSource, PasteParams
 
 #: Seed offsets keep the synthetic train, validation and test scenes disjoint.
@@ -102,14 +101,6 @@ class EvalSamples(Dataset[Sample]):
         if self.paster is not None:
             sample = self.paster.paste(sample, np.random.default_rng([self.seed, index])).sample
         return replace(sample, image=resize_image(sample.image, self.size))
-
-
-def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """RGB image resized to ``size = (height, width)`` (area-averaged when shrinking)."""
-    if image.shape[:2] == tuple(size):
-        return image
-    shrink = image.shape[0] > size[0] or image.shape[1] > size[1]
-    return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
 def outlier_source(config: OutlierConfig, split: str = "train") -> OutlierSource:

@@ -9,7 +9,6 @@ from anomaly_seg.bags.reader import (
     read_messages,
     read_raw_messages,
 )
-from anomaly_seg.bags.typestore import get_typestore
 from anomaly_seg.bags.writer import BagWriter, Storage
 
 __all__ = [
@@ -17,7 +16,6 @@ __all__ = [
     "BagWriter",
     "RawMessage",
     "Storage",
-    "get_typestore",
     "list_topics",
     "message_count",
     "read_images",

@@ -16,12 +16,12 @@ from typing import Any, Final
 
 import numpy as np
 
+from anomaly_seg import messages as rm
 from anomaly_seg.bags.writer import BagWriter, Storage
 from anomaly_seg.datasets import DatasetLayout, Intrinsics, inlier_or_void, read_intrinsics, read_timestamp_ns
 from anomaly_seg.errors import ConfigError, DatasetError
-from anomaly_seg.ros import messages as rm
+from anomaly_seg.vocabulary import GROUND_TRUTH_TOPIC
 
-GROUND_TRUTH_TOPIC: Final = "/ground_truth/anomaly"
 DEFAULT_CAMERA_TOPIC: Final = "/camera/image_raw"
 DEFAULT_FRAME_ID: Final = "camera"
 DEFAULT_RATE_HZ: Final = 10.0
@@ -136,7 +136,7 @@ def convert_dataset(
     """
     from tqdm import tqdm
 
-    from anomaly_seg.bags.typestore import get_typestore
+    from anomaly_seg.messages.typestore import get_typestore
 
     opts = options or ConvertOptions()
     count = len(layout) if opts.limit is None else min(opts.limit, len(layout))

@@ -13,8 +13,8 @@ from rosbags.interfaces import Connection, ConnectionExtRosbag2
 from rosbags.rosbag2 import Reader
 from rosbags.typesys.store import Typestore
 
-from anomaly_seg.bags.typestore import get_typestore, register_connection_types
 from anomaly_seg.errors import BagError
+from anomaly_seg.messages.typestore import get_typestore, register_connection_types
 
 IMAGE_MSGTYPES: Final = frozenset({"sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage"})
 

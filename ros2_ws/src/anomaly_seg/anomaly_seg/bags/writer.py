@@ -10,8 +10,8 @@ from rosbags.interfaces import Connection, Qos, QosDurability, QosHistory, QosLi
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys.store import Typestore
 
-from anomaly_seg.bags.typestore import get_typestore
 from anomaly_seg.errors import BagError
+from anomaly_seg.messages.typestore import get_typestore
 
 Storage = Literal["mcap", "sqlite3"]
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from anomaly_seg.vocabulary import PRECISIONS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="exported .onnx file")
-    parser.add_argument("--precision", default="fp16", choices=("fp16", "fp32"))
+    parser.add_argument("--precision", default="fp16", choices=PRECISIONS)
     parser.add_argument("--workspace-gb", type=float, default=None, help="TensorRT workspace limit (GiB)")
     parser.add_argument("--force", action="store_true", help="rebuild even when the cached engine matches")
 

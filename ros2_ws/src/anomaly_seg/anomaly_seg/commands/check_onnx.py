@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from anomaly_seg.engines.onnx_checks import ActivationStat, CheckResult
+from anomaly_seg.artifacts.onnx_checks import ActivationStat, CheckResult
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,10 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _parity_rows(args: argparse.Namespace, model: Path) -> list[CheckResult]:
-    from anomaly_seg.engines.golden import check_against_golden, default_golden_dir, golden_images
+    from anomaly_seg.artifacts.golden import check_against_golden, default_golden_dir, golden_images
+    from anomaly_seg.artifacts.parity import TOLERANCES, compare, merge
     from anomaly_seg.engines.metadata import KEY_EXPORT_PARITY, read_onnx_props
     from anomaly_seg.engines.onnxruntime_backend import OnnxRuntimeEngine
-    from anomaly_seg.engines.parity import TOLERANCES, compare, merge
 
     rows = []
     tol = TOLERANCES["fp32"]
@@ -84,10 +84,10 @@ def _fmt(rec: dict[str, float]) -> str:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from anomaly_seg.engines.golden import golden_images
+    from anomaly_seg.artifacts.golden import golden_images
+    from anomaly_seg.artifacts.onnx_checks import fp16_checks, structure_checks, tensorrt_checks
+    from anomaly_seg.artifacts.report import format_table
     from anomaly_seg.engines.metadata import ModelMetadata, read_onnx_props
-    from anomaly_seg.engines.onnx_checks import fp16_checks, structure_checks, tensorrt_checks
-    from anomaly_seg.engines.report import format_table
 
     model = Path(args.model)
     meta = ModelMetadata.from_props(read_onnx_props(model), str(model))

@@ -74,13 +74,13 @@ def _run(cmd: list[str], cwd: Path, what: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from anomaly_seg.bags.convert import ConvertOptions, convert_dataset
-    from anomaly_seg.bags.replay import replay_bag
     from anomaly_seg.datasets import LostAndFoundLayout
     from anomaly_seg.engines import load_engine
     from anomaly_seg.errors import ConfigError, ModelFileError
     from anomaly_seg.evaluation.bag_evaluator import EvalSettings
     from anomaly_seg.evaluation.bag_source import evaluate_bag
-    from anomaly_seg.ros.params import NodeParams
+    from anomaly_seg.node_core.params import NodeParams
+    from anomaly_seg.offline.replay import replay_bag
     from anomaly_seg.synthetic import write_lostandfound_layout
 
     start = time.perf_counter()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from anomaly_seg.vocabulary import GROUND_TRUTH_TOPIC, REGION_ALL, REGIONS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bag", metavar="OUTBAG", help="bag with node outputs and ground truth (`anomaly-seg replay`)")
@@ -19,10 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--min-area-px", type=int, default=0, help="smallest rescored segment, at ground-truth size")
     parser.add_argument(
-        "--region", choices=("all", "road"), default="all", help="rescored segments anywhere or on predicted road only"
+        "--region", choices=REGIONS, default=REGION_ALL, help="rescored segments anywhere or on predicted road only"
     )
     parser.add_argument("--node-name", help="node whose outputs to evaluate (default: the bag's only one)")
-    parser.add_argument("--ground-truth-topic", default="/ground_truth/anomaly", help="mono8 0/1/255 ground truth")
+    parser.add_argument("--ground-truth-topic", default=GROUND_TRUTH_TOPIC, help="mono8 0/1/255 ground truth")
     parser.add_argument("--sheet-frames", type=int, default=12, help="frames in the overlay contact sheet")
     from anomaly_seg.evaluation.accumulator import add_rule_arguments
 
@@ -34,13 +36,14 @@ def run(args: argparse.Namespace) -> int:
 
     from anomaly_seg.evaluation.bag_evaluator import EvalSettings
     from anomaly_seg.evaluation.bag_source import evaluate_bag
-    from anomaly_seg.segments import ROAD_REGION
+    from anomaly_seg.segments import SegmentParams
 
+    rule = SegmentParams.for_region(args.region, threshold=0.0, min_area_px=args.min_area_px)
     settings = EvalSettings(
         threshold=args.threshold,
-        min_area_px=args.min_area_px,
-        region=ROAD_REGION if args.region == "road" else None,
-        region_dilation_px=24 if args.region == "road" else 0,
+        min_area_px=rule.min_area_px,
+        region=rule.region,
+        region_dilation_px=rule.region_dilation_px,
         sheet_frames=args.sheet_frames,
         segment_thresholds=tuple(args.segment_thresholds),
         protocol=args.protocol,

@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from anomaly_seg.vocabulary import BACKENDS, PRECISIONS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help=".onnx or .engine (or .safetensors/.yaml for torch)")
-    parser.add_argument("--backend", default="auto", choices=("auto", "tensorrt", "onnxruntime", "torch"))
-    parser.add_argument("--precision", default="fp16", choices=("fp16", "fp32"), help="TensorRT/torch-CUDA precision")
+    parser.add_argument("--backend", default="auto", choices=BACKENDS)
+    parser.add_argument("--precision", default="fp16", choices=PRECISIONS, help="TensorRT/torch-CUDA precision")
     parser.add_argument("--golden", help="golden set folder (default: <onnx>.golden)")
     parser.add_argument("--device", help="torch device (cpu, cuda)")
 
@@ -21,10 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from anomaly_seg.artifacts.golden import default_golden_dir, iter_golden, read_manifest
+    from anomaly_seg.artifacts.parity import TOLERANCES, compare, merge
+    from anomaly_seg.artifacts.report import format_table
     from anomaly_seg.engines import load_engine
-    from anomaly_seg.engines.golden import default_golden_dir, iter_golden, read_manifest
-    from anomaly_seg.engines.parity import TOLERANCES, compare, merge
-    from anomaly_seg.engines.report import format_table
     from anomaly_seg.errors import ModelFileError
 
     model = Path(args.model)

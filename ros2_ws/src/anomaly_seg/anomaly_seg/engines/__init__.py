@@ -12,10 +12,10 @@ from pathlib import Path
 
 from anomaly_seg.engines.base import INPUT_NAME, OUTPUT_NAMES, Engine, EngineOutputs
 from anomaly_seg.errors import ConfigError, ModelFileError
+from anomaly_seg.vocabulary import BACKENDS
 
-__all__ = ["BACKENDS", "INPUT_NAME", "OUTPUT_NAMES", "Engine", "EngineOutputs", "load_engine", "resolve_backend"]
+__all__ = ["INPUT_NAME", "OUTPUT_NAMES", "Engine", "EngineOutputs", "load_engine", "resolve_backend"]
 
-BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 _TORCH_SUFFIXES = (".safetensors", ".yaml", ".yml")
 
 
@@ -41,7 +41,6 @@ def load_engine(
     backend: str = "auto",
     precision: str = "fp16",
     force_engine_update: bool = False,
-    build_only: bool = False,
     *,
     workspace_gb: float | None = None,
     providers: Sequence[str] | None = None,
@@ -52,8 +51,7 @@ def load_engine(
     """Open the model at ``path`` with ``backend`` (``auto|tensorrt|onnxruntime|torch``).
 
     * ``.onnx`` + tensorrt: reuse ``<stem>.<precision>.engine`` when its sidecar matches this machine, else
-      build it (``force_engine_update`` always rebuilds; ``build_only`` stops after the build check and
-      still returns the engine so callers can report on it).
+      build it (``force_engine_update`` always rebuilds).
     * ``.onnx`` + onnxruntime: ``providers`` (default: best available) and ``intra_op_threads`` (0 = ORT default).
       ``precision`` does not apply (the ONNX graph is fp32).
     * ``.safetensors``/``.yaml`` + torch: ``device`` (default cpu); fp16 only on CUDA.

@@ -57,7 +57,11 @@ class Engine(Protocol):
         ...
 
     def infer(self, images: np.ndarray) -> EngineOutputs:
-        """Run the network on uint8 ``[B, H, W, 3]`` RGB images at :attr:`input_size`."""
+        """Run the network on uint8 ``[B, H, W, 3]`` RGB images at :attr:`input_size`.
+
+        The outputs belong to the caller (the backend never writes them again) and are finite: a NaN/Inf raises
+        EngineError (:class:`~anomaly_seg.engines.contract.EngineBase` does both for every backend).
+        """
         ...
 
     def warmup(self) -> None:

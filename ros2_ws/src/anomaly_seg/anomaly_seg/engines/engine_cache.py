@@ -8,16 +8,15 @@ truncated or replaced engine file is caught before TensorRT deserialises it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from anomaly_seg.errors import ModelFileError
+from anomaly_seg.files import sha256_file
 
 SIDECAR_VERSION = 1
-PRECISIONS = ("fp16", "fp32")
 
 
 @dataclass(frozen=True)
@@ -76,15 +75,6 @@ class CacheDecision:
 
     def __str__(self) -> str:
         return "rebuild: " + "; ".join(self.reasons) if self.rebuild else "reuse cached engine"
-
-
-def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        while block := f.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def engine_paths(onnx_path: str | Path, precision: str) -> tuple[Path, Path]:

@@ -60,7 +60,7 @@ class SharedEngine:
         return _EngineView(self)
 
     def infer_one(self, image: np.ndarray) -> EngineOutputs:
-        """Outputs for one ``[1, H, W, 3]`` frame (copies: safe to keep while other cameras run)."""
+        """Outputs for one ``[1, H, W, 3]`` frame (owned by the caller: safe to keep while other cameras run)."""
         if self.mode == "round_robin":
             return self._round_robin(image)
         return self._batched(image)
@@ -73,7 +73,7 @@ class SharedEngine:
         try:
             outputs = self.engine.infer(image)
             self.calls += 1
-            return EngineOutputs(outputs.semantic.copy(), outputs.anomaly_score.copy(), outputs.uncertainty.copy())
+            return outputs  # backends return outputs the caller owns
         finally:
             with self._cond:
                 self._serving += 1
@@ -114,8 +114,7 @@ class SharedEngine:
             outputs = self.engine.infer(self._batch_input)
             self.calls += 1
             for i, request in enumerate(batch):
-                one = outputs[i]
-                request.outputs = EngineOutputs(one.semantic.copy(), one.anomaly_score.copy(), one.uncertainty.copy())
+                request.outputs = outputs[i]  # views of this call's own outputs: nothing else writes them
         except BaseException as exc:  # every waiting camera gets the failure, none hangs
             for request in batch:
                 request.error = exc

@@ -22,7 +22,6 @@ from anomaly_seg.engines.base import INPUT_NAME, OUTPUT_NAMES, EngineOutputs
 from anomaly_seg.engines.contract import EngineBase, TensorSpec, validate_io
 from anomaly_seg.engines.cuda_memory import CudaApi, cuda_api, pinned_array
 from anomaly_seg.engines.engine_cache import (
-    PRECISIONS,
     CacheDecision,
     EngineFingerprint,
     Sidecar,
@@ -30,14 +29,15 @@ from anomaly_seg.engines.engine_cache import (
     diff_fingerprints,
     engine_paths,
     read_sidecar,
-    sha256_file,
     sidecar_path,
     timing_cache_path,
     write_sidecar,
 )
+from anomaly_seg.engines.fp32_layers import is_fp32_layer
 from anomaly_seg.engines.metadata import KEY_FP32_NODES, ModelMetadata, read_onnx_props
-from anomaly_seg.engines.trt_ops import is_fp32_layer
 from anomaly_seg.errors import ConfigError, EngineError, ModelFileError
+from anomaly_seg.files import sha256_file
+from anomaly_seg.vocabulary import PRECISIONS
 
 Log = Callable[[str], None]
 

@@ -36,6 +36,7 @@ from anomaly_seg.metrics.components import SIZE_FILTERS, ComponentMetrics
 from anomaly_seg.metrics.pixel import PixelAnomalyMetrics, PixelMetricsResult
 from anomaly_seg.metrics.segments import SegmentCounts, SegmentMetrics, SegmentResult
 from anomaly_seg.segments import MetaClassifier, SegmentParams
+from anomaly_seg.vocabulary import GT_VOID
 
 __all__ = [
     "PROTOCOLS",
@@ -175,7 +176,7 @@ class FrameAccumulator:
                 f"score {score.shape} and semantic {semantic.shape} must have the ground truth's shape {gt.shape}"
             )
         self.pixel.update(score, gt)
-        void = gt == 255
+        void = gt == GT_VOID
         segment_score = np.where(void, np.float32(-np.inf), score) if self.protocol == "benchmark" else score
         self.segments.update(segment_score, semantic, gt, uncertainty)
         for components in self.components:

@@ -32,9 +32,10 @@ from anomaly_seg.evaluation.accumulator import (
 )
 from anomaly_seg.metrics.pixel import PixelAnomalyMetrics, PixelMetricsResult
 from anomaly_seg.metrics.segments import SegmentCounts, match_segments
+from anomaly_seg.pipeline.overlay import render_overlay
 from anomaly_seg.pipeline.result import Obstacles
-from anomaly_seg.ros.overlay import render_overlay
 from anomaly_seg.segments import SegmentParams, Segments
+from anomaly_seg.vocabulary import GT_ANOMALY
 
 SCORE_NAME: Final = "llr"
 LATENCY_PERCENTILES: Final = (50, 90, 95, 99)
@@ -301,7 +302,7 @@ class ReplayEvaluator:
             mask = np.where(score >= threshold, np.uint8(255), np.uint8(0))
             grey = np.full((*shape, 3), 96, np.uint8)
             image = render_overlay(grey, semantic, mask, obstacles, 0.6)
-        contours, _ = cv2.findContours((gt == 1).view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        contours, _ = cv2.findContours((gt == GT_ANOMALY).view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         cv2.drawContours(image, contours, -1, GT_BGR, max(1, round(min(shape) / 250)))
         scale = THUMB_WIDTH / shape[1]
         thumb = cv2.resize(image, (THUMB_WIDTH, max(1, round(shape[0] * scale))), interpolation=cv2.INTER_AREA)
@@ -463,7 +464,7 @@ def feed(
 ) -> list[FrameOutputs]:
     """Route one message (``part`` from :data:`OUTPUT_SUFFIXES`, ``gt`` or ``diagnostics``) into the matcher and
     evaluator; completed frames are evaluated and returned. Shared by the bag evaluator and the live node."""
-    from anomaly_seg.ros import messages as rm
+    from anomaly_seg import messages as rm
 
     if part == "latency":
         evaluator.add_latency(suffix.rsplit("/", 1)[-1], float(msg.data))

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from anomaly_seg.bags.convert import GROUND_TRUTH_TOPIC
 from anomaly_seg.bags.reader import list_topics, message_count, read_messages
 from anomaly_seg.errors import BagError
 from anomaly_seg.evaluation.bag_evaluator import (
@@ -17,6 +16,7 @@ from anomaly_seg.evaluation.bag_evaluator import (
     feed,
     required_parts,
 )
+from anomaly_seg.vocabulary import GROUND_TRUTH_TOPIC
 
 DIAGNOSTICS_TOPIC = "/diagnostics"
 

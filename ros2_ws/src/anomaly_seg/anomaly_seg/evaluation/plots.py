@@ -10,6 +10,7 @@ import numpy as np
 
 from anomaly_seg.labels import colorize
 from anomaly_seg.metrics.pixel import PixelCurves, PixelMetricsResult
+from anomaly_seg.vocabulary import GT_ANOMALY, GT_VOID
 
 
 def save_curves(
@@ -78,8 +79,8 @@ def save_overlay(
     panels = [image, fit(colorize(semantic)), fit(heat, cv2.INTER_LINEAR)]
     if anomaly_gt is not None:
         gt = np.zeros((*anomaly_gt.shape, 3), np.uint8)
-        gt[anomaly_gt == 1] = (255, 64, 64)
-        gt[anomaly_gt == 255] = (90, 90, 90)
+        gt[anomaly_gt == GT_ANOMALY] = (255, 64, 64)
+        gt[anomaly_gt == GT_VOID] = (90, 90, 90)
         panels.append(fit(gt))
     row = np.concatenate(panels, axis=1)
     path = Path(path)

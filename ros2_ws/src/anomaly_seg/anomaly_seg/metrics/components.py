@@ -31,7 +31,8 @@ from typing import Any, Final
 import cv2
 import numpy as np
 
-ANOMALY, VOID = 1, 255
+from anomaly_seg.vocabulary import GT_ANOMALY, GT_VOID
+
 TAUS: Final = tuple(float(t) for t in np.linspace(0.25, 0.75, 11))
 """The benchmark's 11 sIoU / PPV thresholds."""
 SIZE_FILTERS: Final[dict[str, tuple[int, int]]] = {
@@ -63,14 +64,14 @@ def component_labels(
     """
     if score.shape != gt.shape:
         raise ValueError(f"score {score.shape} and ground truth {gt.shape} differ in shape")
-    void = gt == VOID
+    void = gt == GT_VOID
     predicted = (score > threshold) & ~void
     n_pred, pred = _components(predicted)
     if min_segment_px > 0 and n_pred:
         small = _remove_small(pred, n_pred, min_segment_px)
         small[0] = False
         pred[small[pred]] = 0
-    n_gt, inst = _components(gt == ANOMALY)
+    n_gt, inst = _components(gt == GT_ANOMALY)
     roi = ~void
     if min_instance_px > 0:
         roi &= ~_remove_small(inst, n_gt, min_instance_px)[inst]

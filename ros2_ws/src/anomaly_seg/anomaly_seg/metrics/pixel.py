@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from anomaly_seg.vocabulary import GT_ANOMALY, GT_INLIER, GT_VOID
+
 __all__ = [
     "IoUResult",
     "MeanIoU",
@@ -30,7 +32,6 @@ __all__ = [
     "key_to_float32",
 ]
 
-VOID = 255
 _SIGN = np.uint32(0x80000000)
 
 
@@ -82,10 +83,10 @@ def _validate(scores: npt.ArrayLike, labels: npt.ArrayLike) -> tuple[np.ndarray,
         raise ValueError(f"scores must be a real number array, got dtype {s.dtype}")
     s = s.reshape(-1)
     y = y.reshape(-1)
-    bad_labels = (y != 0) & (y != 1) & (y != VOID)
+    bad_labels = (y != GT_INLIER) & (y != GT_ANOMALY) & (y != GT_VOID)
     if bad_labels.any():
         raise ValueError(f"labels must be 0 (inlier), 1 (anomaly) or 255 (void), found {np.unique(y[bad_labels])[:5]}")
-    valid = y != VOID
+    valid = y != GT_VOID
     with np.errstate(over="ignore", invalid="ignore"):
         s32 = s[valid].astype(np.float32)
     if not np.isfinite(s32).all():
@@ -276,7 +277,7 @@ class IoUResult:
 class MeanIoU:
     """Streaming confusion matrix for semantic segmentation; ``ignore_index`` pixels of the target are skipped."""
 
-    def __init__(self, num_classes: int = 19, ignore_index: int = VOID) -> None:
+    def __init__(self, num_classes: int = 19, ignore_index: int = GT_VOID) -> None:
         self.num_classes = int(num_classes)
         self.ignore_index = ignore_index
         self.confusion = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)

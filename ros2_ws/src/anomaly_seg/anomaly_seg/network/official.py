@@ -13,7 +13,6 @@ every model tensor is either loaded or listed (BatchNorm step counters; the UEM 
 from __future__ import annotations
 
 import collections
-import hashlib
 import pickle
 import zipfile
 from collections.abc import Callable, Mapping
@@ -175,24 +174,6 @@ def read_checkpoint(path: str | Path) -> OfficialCheckpoint:
         hyper_parameters=plain(hparams) if isinstance(hparams, Mapping) else {},
         other_keys=sorted(str(k) for k in ckpt if k not in ("state_dict", "hyper_parameters")),
     )
-
-
-def sha256_of(path: str | Path, progress: bool = True) -> str:
-    """SHA-256 of a (large) file, streamed with a progress bar."""
-    from tqdm import tqdm
-
-    path = Path(path)
-    digest = hashlib.sha256()
-    with (
-        path.open("rb") as f,
-        tqdm(
-            total=path.stat().st_size, unit="B", unit_scale=True, desc=f"sha256 {path.name}", disable=not progress
-        ) as bar,
-    ):
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-            bar.update(len(chunk))
-    return digest.hexdigest()
 
 
 # --- layout ----------------------------------------------------------------------------------------------------

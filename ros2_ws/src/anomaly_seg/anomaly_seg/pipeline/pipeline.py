@@ -17,12 +17,11 @@ import numpy as np
 from anomaly_seg.engines.base import Engine, EngineOutputs
 from anomaly_seg.errors import ConfigError, EngineError, ImageDecodeError
 from anomaly_seg.pipeline.result import Obstacles, Result, Timings
+from anomaly_seg.segments import SegmentParams, extract_segments, segment_features
+from anomaly_seg.vocabulary import REGIONS, RESOLUTIONS, ROAD_DILATION_PX
 
 if TYPE_CHECKING:
     from anomaly_seg.segments import MetaClassifier, Segments
-
-RESOLUTIONS = ("input", "network")
-REGIONS = ("road", "all")
 
 
 @dataclass(frozen=True)
@@ -34,12 +33,10 @@ class PipelineConfig:
     max_segments: int = 64
     #: "road": segments only on predicted road/sidewalk grown by ``region_dilation_px``; "all": anywhere
     region: str = "road"
-    region_dilation_px: int = 24
+    region_dilation_px: int = ROAD_DILATION_PX
     #: keep segments with meta probability >= this; negative = the classifier's own threshold
     meta_threshold: float = -1.0
     resolution: str = "input"
-    #: also resize the uncertainty maps to the output size (for offline analysis; costs 3 resizes)
-    keep_uncertainty: bool = False
 
     def __post_init__(self) -> None:
         if self.region not in REGIONS:
@@ -49,6 +46,17 @@ class PipelineConfig:
         if not np.isfinite(self.threshold):
             raise ConfigError(f"anomaly threshold must be finite, got {self.threshold!r}")
 
+    @property
+    def segment_params(self) -> SegmentParams:
+        """The segment rule these settings describe (validated by :class:`SegmentParams`)."""
+        return SegmentParams.for_region(
+            self.region,
+            threshold=self.threshold,
+            min_area_px=self.min_area_px,
+            max_segments=self.max_segments,
+            region_dilation_px=self.region_dilation_px,
+        )
+
 
 def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1e3
@@ -56,39 +64,30 @@ def _ms(t0: float) -> float:
 
 @dataclass
 class FrameBuffers:
-    """Preallocated buffers of one frame in flight: the network input and a copy of the engine outputs.
+    """One frame in flight: its preallocated network input, and the engine's outputs once :meth:`Pipeline.infer` ran.
 
-    The serial path uses one set; a pipelined runner gives each frame in flight its own set, so the engine can
-    write frame N+1's outputs while frame N is post-processed (backends reuse their output buffers).
+    The serial path uses one set; a pipelined runner gives each frame in flight its own set, so frame N+1 is
+    resized while frame N runs. The outputs are the engine's own arrays: backends return outputs the caller owns
+    (never a buffer they write again), so nothing is copied.
     """
 
     net_input: np.ndarray  # uint8 [1, H, W, 3] RGB
     swap: np.ndarray  # uint8 [H, W, 3], BGR staging
-    semantic: np.ndarray  # uint8 [H, W]
-    score: np.ndarray  # float32 [H, W]
-    uncertainty: np.ndarray  # float32 [3, H, W]
+    outputs: EngineOutputs | None = None
     input_size: tuple[int, int] = (0, 0)
     timings: Timings | None = None
 
     @classmethod
     def allocate(cls, size: tuple[int, int]) -> FrameBuffers:
-        """Zeroed buffers for network size ``(H, W)``."""
+        """Zeroed input buffers for network size ``(H, W)``."""
         h, w = size
-        return cls(
-            np.zeros((1, h, w, 3), np.uint8),
-            np.zeros((h, w, 3), np.uint8),
-            np.zeros((h, w), np.uint8),
-            np.zeros((h, w), np.float32),
-            np.zeros((3, h, w), np.float32),
-        )
+        return cls(np.zeros((1, h, w, 3), np.uint8), np.zeros((h, w, 3), np.uint8))
 
 
 class Pipeline:
     """Runs one engine on camera frames of any size; allocates the network input once."""
 
     def __init__(self, engine: Engine, config: PipelineConfig, meta_classifier: MetaClassifier | None = None) -> None:
-        from anomaly_seg.segments import ROAD_REGION, SegmentParams
-
         self.engine = engine
         self.config = config
         self.meta_classifier = meta_classifier
@@ -97,13 +96,7 @@ class Pipeline:
         if engine.batch_size != 1:
             raise ConfigError(f"the full-frame pipeline needs an engine with batch size 1, got {engine.batch_size}")
         self.buffers = FrameBuffers.allocate((net_h, net_w))  # the serial path's (process)
-        self._segment_params = SegmentParams(
-            threshold=config.threshold,
-            min_area_px=config.min_area_px,
-            max_segments=config.max_segments,
-            region=ROAD_REGION if config.region == "road" else None,
-            region_dilation_px=config.region_dilation_px if config.region == "road" else 0,
-        )
+        self._segment_params = config.segment_params
         if meta_classifier is None:
             self.meta_threshold = 0.0
         else:
@@ -119,8 +112,9 @@ class Pipeline:
     def process(self, image: np.ndarray, *, bgr: bool = False) -> Result:
         """Run one ``H x W x 3`` uint8 frame (RGB, or BGR with ``bgr=True``) through the network and post-processing.
 
-        Raises ImageDecodeError for an image of the wrong shape/dtype and EngineError for failing or
-        non-finite engine outputs. The three stages (:meth:`preprocess`, :meth:`infer`, :meth:`postprocess`) are
+        Raises ImageDecodeError for an image of the wrong shape/dtype and EngineError for a failing engine or
+        outputs of the wrong shape (NaN/Inf is the engine contract's check, :func:`engines.contract.check_outputs`).
+        The three stages (:meth:`preprocess`, :meth:`infer`, :meth:`postprocess`) are
         also callable one by one, each frame with its own :class:`FrameBuffers`, to overlap frames.
         """
         self.preprocess(image, self.buffers, bgr=bgr)
@@ -149,7 +143,7 @@ class Pipeline:
         buffers.timings = timings
 
     def infer(self, buffers: FrameBuffers) -> None:
-        """Stage 2: the engine on ``buffers.net_input``; checked outputs copied into ``buffers``."""
+        """Stage 2: the engine on ``buffers.net_input``; its outputs (shapes checked) kept in ``buffers``."""
         t0 = time.perf_counter()
         try:
             outputs = self.engine.infer(buffers.net_input)
@@ -157,25 +151,23 @@ class Pipeline:
             raise
         except Exception as exc:  # a backend's own exception type: report it as an engine failure
             raise EngineError(f"{self.engine.name}: inference failed: {type(exc).__name__}: {exc}") from exc
-        self.store_outputs(outputs, buffers)
+        self._check_shapes(outputs)
+        buffers.outputs = outputs
         assert buffers.timings is not None
         buffers.timings.engine_ms = _ms(t0)
-
-    def store_outputs(self, outputs: EngineOutputs, buffers: FrameBuffers) -> None:
-        """Check one frame's engine outputs (batch of 1) and copy them into ``buffers``."""
-        semantic, score, uncertainty = self._check_outputs(outputs)
-        np.copyto(buffers.semantic, semantic)
-        np.copyto(buffers.score, score)
-        np.copyto(buffers.uncertainty, uncertainty)
 
     def postprocess(self, buffers: FrameBuffers) -> Result:
         """Stage 3: segments, meta classifier and output images from the engine outputs in ``buffers``."""
         timings = buffers.timings or Timings()
-        semantic, score, uncertainty = buffers.semantic, buffers.score, buffers.uncertainty
+        if buffers.outputs is None:
+            raise EngineError(f"{self.engine.name}: postprocess() before infer()")
+        semantic, score, uncertainty = (
+            buffers.outputs.semantic[0],
+            buffers.outputs.anomaly_score[0],
+            buffers.outputs.uncertainty[0],
+        )
         in_h, in_w = buffers.input_size
         t0 = time.perf_counter()
-        from anomaly_seg.segments import extract_segments
-
         segments = extract_segments(score, semantic, self._segment_params)
         timings.segments_ms = _ms(t0)
 
@@ -184,9 +176,7 @@ class Pipeline:
         timings.meta_ms = _ms(t0)
 
         t0 = time.perf_counter()
-        result = self._to_output(
-            semantic, score, uncertainty, segments, probabilities, kept, (in_h, in_w), timings=timings
-        )
+        result = self._to_output(semantic, score, segments, probabilities, kept, (in_h, in_w), timings=timings)
         timings.postprocess_ms = _ms(t0)
         return result
 
@@ -202,31 +192,17 @@ class Pipeline:
         if bgr:
             cv2.cvtColor(buffers.swap, cv2.COLOR_BGR2RGB, dst=buffers.net_input[0])
 
-    def _check_outputs(self, outputs: EngineOutputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _check_shapes(self, outputs: EngineOutputs) -> None:
         net_h, net_w = self.network_size
-        semantic, score, uncertainty = outputs.semantic, outputs.anomaly_score, outputs.uncertainty
         expected = {
             "semantic": (1, net_h, net_w),
             "anomaly_score": (1, net_h, net_w),
             "uncertainty": (1, 3, net_h, net_w),
         }
-        for name, array in (("semantic", semantic), ("anomaly_score", score), ("uncertainty", uncertainty)):
-            if tuple(array.shape) != expected[name]:
-                raise EngineError(
-                    f"{self.engine.name}: output '{name}' has shape {array.shape}, expected {expected[name]}"
-                )
-        if not np.isfinite(score).all():
-            raise EngineError(
-                f"{self.engine.name}: anomaly_score has {int((~np.isfinite(score)).sum())} NaN/Inf values"
-            )
-        if not np.isfinite(uncertainty).all():
-            bad = int((~np.isfinite(uncertainty)).sum())
-            raise EngineError(f"{self.engine.name}: uncertainty has {bad} NaN/Inf values")
-        return (
-            np.asarray(semantic[0], np.uint8),
-            np.asarray(score[0], np.float32),
-            np.asarray(uncertainty[0], np.float32),
-        )
+        for name, shape in expected.items():
+            array = getattr(outputs, name)
+            if tuple(array.shape) != shape:
+                raise EngineError(f"{self.engine.name}: output '{name}' has shape {array.shape}, expected {shape}")
 
     def _classify(
         self, segments: Segments, score: np.ndarray, uncertainty: np.ndarray, semantic: np.ndarray
@@ -234,8 +210,6 @@ class Pipeline:
         n = int(segments.count)
         if self.meta_classifier is None or n == 0:
             return np.ones(n, np.float32), np.ones(n, bool)
-        from anomaly_seg.segments import segment_features
-
         features = segment_features(segments, score, uncertainty, semantic)
         probabilities = np.asarray(self.meta_classifier.predict_proba(features), np.float32).reshape(n)
         return probabilities, probabilities >= self.meta_threshold
@@ -244,7 +218,6 @@ class Pipeline:
         self,
         semantic: np.ndarray,
         score: np.ndarray,
-        uncertainty: np.ndarray,
         segments: Segments,
         probabilities: np.ndarray,
         kept: np.ndarray,
@@ -261,19 +234,13 @@ class Pipeline:
         net_h, net_w = self.network_size
         if self.config.resolution == "network":
             out_h, out_w = net_h, net_w
-            # copies: the frame buffers are reused by a later frame (last_result keeps these)
-            semantic_out, score_out, ids_out = semantic.copy(), score.copy(), ids_net.copy()
-            unc_out: np.ndarray | None
-            unc_out = uncertainty.copy() if self.config.keep_uncertainty else None
+            semantic_out, score_out, ids_out = semantic, score, ids_net  # owned by this frame: no copies
         else:
             out_h, out_w = input_size
             size = (out_w, out_h)
             semantic_out = cv2.resize(semantic, size, interpolation=cv2.INTER_NEAREST)
             score_out = cv2.resize(score, size, interpolation=cv2.INTER_LINEAR)
             ids_out = np.asarray(cv2.resize(ids_net, size, interpolation=cv2.INTER_NEAREST), np.uint16)
-            unc_out = None
-            if self.config.keep_uncertainty:
-                unc_out = np.stack([cv2.resize(u, size, interpolation=cv2.INTER_LINEAR) for u in uncertainty])
         mask = np.greater_equal(score_out, np.float32(self.config.threshold)).view(np.uint8)
         mask *= 255
         sx, sy = out_w / net_w, out_h / net_h
@@ -292,7 +259,6 @@ class Pipeline:
             input_size=input_size,
             network_size=self.network_size,
             resolution=self.config.resolution,
-            uncertainty=unc_out,
             dropped_segments=int(segments.dropped_over_cap + segments.removed_small),
             timings=timings,
         )

@@ -71,8 +71,6 @@ class Result:
     input_size: tuple[int, int]  # (height, width) of the camera image
     network_size: tuple[int, int]
     resolution: str  # "input" | "network"
-    #: float32 [3, H, W] at the output size, only when the pipeline is asked to keep it
-    uncertainty: np.ndarray | None = None
     #: segments above the threshold that were not extracted (smaller than min area or beyond max_segments)
     dropped_segments: int = 0
     timings: Timings = field(default_factory=Timings)

@@ -1,4 +1,2 @@
-"""ROS 2 side: message conversions (``messages``), parameters, NodeCore and the rclpy shell (``node``).
-
-Only ``anomaly_seg.ros.node`` imports rclpy; everything else here runs without a ROS installation.
-"""
+"""The ROS 2 shell: the rclpy nodes (``node``, ``eval_node``, ``player``), their parameter declarations, the DDS
+profile and the launch plan. The only package that imports rclpy; everything it runs lives in the layers below."""

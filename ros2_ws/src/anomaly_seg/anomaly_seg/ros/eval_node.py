@@ -22,7 +22,6 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.utilities import try_shutdown
 
-from anomaly_seg.bags.convert import GROUND_TRUTH_TOPIC
 from anomaly_seg.errors import AnomalySegError
 from anomaly_seg.evaluation.bag_evaluator import (
     OUTPUT_SUFFIXES,
@@ -32,19 +31,31 @@ from anomaly_seg.evaluation.bag_evaluator import (
     feed,
     required_parts,
 )
+from anomaly_seg.metrics.components import SIZE_FILTERS
+from anomaly_seg.parameters import ParamSpec, validate_values
+from anomaly_seg.ros.declare import declare_table
+from anomaly_seg.segments import SegmentParams
+from anomaly_seg.vocabulary import GROUND_TRUTH_TOPIC, PROTOCOLS, REGION_ALL, REGIONS, TOPIC_DIAGNOSTICS
 
-#: (name, default, description) of every parameter
-PARAMETERS: tuple[tuple[str, Any, str], ...] = (
-    ("outputs_namespace", "/camera/anomaly_seg", "namespace of the node's output/ and debug/ topics"),
-    ("image_topic", "/camera/image_raw", "camera topic (for the log only; outputs carry its stamps)"),
-    ("ground_truth_topic", GROUND_TRUTH_TOPIC, "mono8 ground truth (0 inlier, 1 anomaly, 255 void)"),
-    ("report_dir", "replay_report", "report folder written at shutdown"),
-    ("threshold", float("nan"), "anomaly score threshold; NaN = the node's (from its LabelInfo)"),
-    ("min_area_px", 0, "smallest rescored segment, in ground-truth pixels"),
-    ("region", "all", "rescored segments: all or road"),
-    ("sheet_frames", 12, "frames in the overlay contact sheet"),
-    ("protocol", "benchmark", "segment counting: benchmark (void zeroed first, all segments) or deployed (the node)"),
-    ("component_size_filter", "none", "SMIYC component size filter: none, obstacle_track or anomaly_track"),
+#: every parameter of the evaluator node (the same table machinery as the node's)
+PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec("outputs_namespace", "/camera/anomaly_seg", "namespace of the node's output/ and debug/ topics"),
+    ParamSpec("image_topic", "/camera/image_raw", "camera topic (for the log only; outputs carry its stamps)"),
+    ParamSpec("ground_truth_topic", GROUND_TRUTH_TOPIC, "mono8 ground truth (0 inlier, 1 anomaly, 255 void)"),
+    ParamSpec("report_dir", "replay_report", "report folder written at shutdown"),
+    ParamSpec(
+        "threshold", float("nan"), "anomaly score threshold; NaN = the node's (from its LabelInfo)", nan_allowed=True
+    ),
+    ParamSpec("min_area_px", 0, "smallest rescored segment, in ground-truth pixels", min_value=0),
+    ParamSpec("region", REGION_ALL, "where rescored segments may lie", choices=REGIONS),
+    ParamSpec("sheet_frames", 12, "frames in the overlay contact sheet", min_value=0),
+    ParamSpec(
+        "protocol",
+        "benchmark",
+        "segment counting: benchmark (void zeroed first, all segments) or deployed (the node)",
+        choices=PROTOCOLS,
+    ),
+    ParamSpec("component_size_filter", "none", "SMIYC component size filter", choices=tuple(SIZE_FILTERS)),
 )
 #: evaluation must not lose messages: reliable and deep (the player's QoS overrides match)
 RELIABLE_DEEP = QoSProfile(depth=200, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
@@ -56,31 +67,19 @@ class EvalNode(Node):
     def __init__(self, node_name: str = "anomaly_seg_eval") -> None:
         super().__init__(node_name)
         self.log: Any = Node.get_logger(self)
-        values = {name: self.declare_parameter(name, default).value for name, default, _ in PARAMETERS}
+        declare_table(self, PARAMETERS)
+        given = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
+        values: dict[str, Any] = validate_values(PARAMETERS, given)  # ConfigError naming the parameter
         threshold = float(values["threshold"])
-        region = str(values["region"])
-        if region not in ("all", "road"):
-            raise AnomalySegError(f"parameter 'region' must be all or road, got {region!r}")
-        from anomaly_seg.evaluation.accumulator import PROTOCOLS
-        from anomaly_seg.metrics.components import SIZE_FILTERS
-
-        protocol, size_filter = str(values["protocol"]), str(values["component_size_filter"])
-        if protocol not in PROTOCOLS:
-            raise AnomalySegError(f"parameter 'protocol' must be one of {'|'.join(PROTOCOLS)}, got {protocol!r}")
-        if size_filter not in SIZE_FILTERS:
-            raise AnomalySegError(
-                f"parameter 'component_size_filter' must be one of {'|'.join(SIZE_FILTERS)}, got {size_filter!r}"
-            )
-        from anomaly_seg.segments import ROAD_REGION
-
+        rule = SegmentParams.for_region(values["region"], threshold=0.0, min_area_px=values["min_area_px"])
         settings = EvalSettings(
             threshold=None if math.isnan(threshold) else threshold,
-            min_area_px=int(values["min_area_px"]),
-            region=ROAD_REGION if region == "road" else None,
-            region_dilation_px=24 if region == "road" else 0,
+            min_area_px=rule.min_area_px,
+            region=rule.region,
+            region_dilation_px=rule.region_dilation_px,
             sheet_frames=int(values["sheet_frames"]),
-            protocol=protocol,
-            size_filter=size_filter,
+            protocol=values["protocol"],
+            size_filter=values["component_size_filter"],
         )
         self.report_dir = str(values["report_dir"])
         self.evaluator = ReplayEvaluator(settings)
@@ -103,7 +102,7 @@ class EvalNode(Node):
             qos = latched if part == "label_info" else RELIABLE_DEEP
             self._subscribe(part_types.get(part, sensor.Image), f"{namespace}/{suffix}", part, suffix, qos)
         self._subscribe(sensor.Image, str(values["ground_truth_topic"]), "gt", "", RELIABLE_DEEP)
-        self._subscribe(diagnostic.DiagnosticArray, "/diagnostics", "diagnostics", "", RELIABLE_DEEP)
+        self._subscribe(diagnostic.DiagnosticArray, TOPIC_DIAGNOSTICS, "diagnostics", "", RELIABLE_DEEP)
         self.log.info(f"evaluating {namespace}/output/* against {values['ground_truth_topic']} -> {self.report_dir}")
 
     def _subscribe(self, msg_type: Any, topic: str, part: str, suffix: str, qos: QoSProfile) -> None:

@@ -16,9 +16,10 @@ from typing import Any
 import yaml
 
 __all__ = ["NODE_EXECUTABLE", "NodePlan", "camera_nodes", "camera_topics", "dds_environment", "node_placement"]
-from anomaly_seg.ros import core, dds
-from anomaly_seg.ros.naming import camera_topics, node_placement
-from anomaly_seg.ros.params import read_ros_params_file
+from anomaly_seg import vocabulary
+from anomaly_seg.node_core.naming import camera_topics, node_placement
+from anomaly_seg.parameters import read_ros_params_file
+from anomaly_seg.ros import dds
 
 NODE_EXECUTABLE = "anomaly_seg_node"
 SHARED_NODE_NAME = "anomaly_seg_shared"
@@ -94,9 +95,9 @@ def camera_nodes(
     for i, topic in enumerate(topics):
         node_ns, name = node_placement(topic, namespace, i)
         if use_compressed:
-            remap = (f"~/{core.TOPIC_INPUT_COMPRESSED}", f"{topic}/compressed")
+            remap = (f"~/{vocabulary.TOPIC_INPUT_COMPRESSED}", f"{topic}/compressed")
         else:
-            remap = (f"~/{core.TOPIC_INPUT}", topic)
+            remap = (f"~/{vocabulary.TOPIC_INPUT}", topic)
         plans.append(NodePlan(node_ns, name, params_file, overrides, (remap,), log_level))
     return plans
 

@@ -1,7 +1,7 @@
 """The rclpy shell (``anomaly_seg_node``): parameters, topics, a worker thread and timers around :class:`NodeCore`.
 
-Everything that decides something lives in :mod:`anomaly_seg.ros.core`; this module only wires ROS to it.
-The subscription callback hands the frame to a :class:`~anomaly_seg.ros.runner.FrameRunner` and returns at once:
+Everything that decides something lives in :mod:`anomaly_seg.node_core.core`; this module only wires ROS to it.
+The subscription callback hands the frame to a :class:`~anomaly_seg.node_core.runner.FrameRunner` and returns at once:
 the runner keeps the newest frame in a one-element slot and runs NodeCore's stages in its own threads (pipelined
 by default), so the executor never blocks and older frames are dropped (and counted) when the node is behind.
 
@@ -12,7 +12,6 @@ an unknown key is refused), then declared with its descriptor (type, range, read
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import sys
@@ -29,11 +28,14 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.utilities import ok as rclpy_ok
 from rclpy.utilities import try_shutdown
 
+from anomaly_seg import vocabulary
 from anomaly_seg.errors import AnomalySegError
-from anomaly_seg.ros import core, dds
-from anomaly_seg.ros.naming import camera_prefix
-from anomaly_seg.ros.params import PARAMETERS, NodeParams, ParamSpec
-from anomaly_seg.ros.runner import FrameRunner
+from anomaly_seg.node_core import core
+from anomaly_seg.node_core.naming import camera_prefix
+from anomaly_seg.node_core.params import PARAMETERS, NodeParams
+from anomaly_seg.node_core.runner import FrameRunner
+from anomaly_seg.ros import dds
+from anomaly_seg.ros.declare import descriptor
 
 #: depth of the per-frame output publishers (a camera-size frame is ~28 MB of outputs at 2048x1024)
 OUTPUT_DEPTH = 2
@@ -71,26 +73,6 @@ class _RosLogHandler(logging.Handler):
             self._ros_logger.debug(text)
 
 
-def _descriptor(spec: ParamSpec) -> Any:
-    # rcl_interfaces ships no type information outside a ROS install; its classes are only constructed here.
-    msgs = importlib.import_module("rcl_interfaces.msg")
-    descriptor = msgs.ParameterDescriptor(
-        name=spec.name,
-        description=spec.description + (f" ({'|'.join(spec.choices)})" if spec.choices else ""),
-        read_only=spec.read_only,
-    )
-    if spec.min_value is not None and spec.max_value is not None:
-        if spec.type is int:
-            descriptor.integer_range = [
-                msgs.IntegerRange(from_value=int(spec.min_value), to_value=int(spec.max_value), step=1)
-            ]
-        elif spec.type is float:
-            descriptor.floating_point_range = [
-                msgs.FloatingPointRange(from_value=float(spec.min_value), to_value=float(spec.max_value), step=0.0)
-            ]
-    return descriptor
-
-
 class AnomalySegNode(Node):
     """Subscribes to ``~/input/image[/compressed]`` and publishes the outputs of DESIGN.md §4 under ``~/``; with
     ``cameras.topics``, the same for every listed camera topic under ``/<camera ns>/anomaly_seg/``, all cameras
@@ -103,7 +85,7 @@ class AnomalySegNode(Node):
         self.params = self._read_parameters()
 
         from anomaly_seg.engines import load_engine
-        from anomaly_seg.ros.messages import ros_factory
+        from anomaly_seg.messages import ros_factory
 
         m = self.params.model
         self.log.info(f"loading model {m.path} (backend {m.backend}, precision {m.precision})")
@@ -112,14 +94,13 @@ class AnomalySegNode(Node):
             backend=m.backend,
             precision=m.precision,
             force_engine_update=m.force_engine_update,
-            build_only=m.build_only,
             log=self.log.info,
         )
         if m.build_only:
             return
         self.factory = ros_factory()
         self.engine.warmup()
-        self._diagnostics_pub = self.create_publisher(self.factory.DiagnosticArray, core.TOPIC_DIAGNOSTICS, 10)
+        self._diagnostics_pub = self.create_publisher(self.factory.DiagnosticArray, vocabulary.TOPIC_DIAGNOSTICS, 10)
         topics = self.params.cameras.topics
         if topics:  # one engine for every camera; outputs named as with one node per camera
             from anomaly_seg.engines.shared import SharedEngine
@@ -131,7 +112,7 @@ class AnomalySegNode(Node):
                 for i, topic in enumerate(topics)
             ]
         else:
-            self.cameras = [_Camera(self, "~", f"~/{core.TOPIC_INPUT}", self.engine)]
+            self.cameras = [_Camera(self, "~", f"~/{vocabulary.TOPIC_INPUT}", self.engine)]
         self._diagnostics_timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
         for camera in self.cameras:
             self.log.info(
@@ -147,7 +128,7 @@ class AnomalySegNode(Node):
             value = values[spec.name]
             if self.has_parameter(spec.name):
                 self.undeclare_parameter(spec.name)  # declared untyped from the override; redeclare typed
-            self.declare_parameter(spec.name, value, _descriptor(spec), ignore_override=True)
+            self.declare_parameter(spec.name, value, descriptor(spec), ignore_override=True)
         return params
 
     def _publish_failed(self, exc: BaseException) -> bool:
@@ -190,12 +171,12 @@ class _Camera:
         )
         self.outputs: dict[str, Publisher] = {
             topic: node.create_publisher(getattr(factory, type_name), f"{prefix}/{topic}", OUTPUT_DEPTH)
-            for topic, type_name in core.OUTPUT_TYPES.items()
+            for topic, type_name in vocabulary.OUTPUT_TYPES.items()
         }
         latched = QoSProfile(
             depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
         )
-        self.label_info = node.create_publisher(factory.LabelInfo, f"{prefix}/{core.TOPIC_LABEL_INFO}", latched)
+        self.label_info = node.create_publisher(factory.LabelInfo, f"{prefix}/{vocabulary.TOPIC_LABEL_INFO}", latched)
         self.label_info.publish(self.core.label_info_message())
         self.runner = FrameRunner(
             self.core,
@@ -208,7 +189,7 @@ class _Camera:
         compressed = params.input.compressed
         msg_type = factory.CompressedImage if compressed else factory.Image
         if compressed:
-            input_topic = f"{input_topic}/compressed" if prefix != "~" else f"~/{core.TOPIC_INPUT_COMPRESSED}"
+            input_topic = f"{input_topic}/compressed" if prefix != "~" else f"~/{vocabulary.TOPIC_INPUT_COMPRESSED}"
         qos = input_qos(params.input.qos)
         # rclpy passes MessageInfo to two-argument callbacks; its type hints only know the one-argument form
         self.subscription = node.create_subscription(msg_type, input_topic, self._on_image, qos)  # type: ignore[arg-type]
@@ -226,7 +207,7 @@ class _Camera:
         return {
             topic
             for topic, pub in self.outputs.items()
-            if topic not in core.OPTIONAL_TOPICS or pub.get_subscription_count() > 0
+            if topic not in vocabulary.OPTIONAL_TOPICS or pub.get_subscription_count() > 0
         }
 
     def _publish(self, outputs: list[tuple[str, Any]]) -> None:

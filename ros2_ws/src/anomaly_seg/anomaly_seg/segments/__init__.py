@@ -6,7 +6,6 @@
 """
 
 from anomaly_seg.segments.components import (
-    ROAD_REGION,
     SegmentParams,
     Segments,
     anomaly_mask,
@@ -21,7 +20,6 @@ __all__ = [
     "META_FORMAT",
     "META_VERSION",
     "RING_PX",
-    "ROAD_REGION",
     "MetaClassifier",
     "SegmentParams",
     "Segments",

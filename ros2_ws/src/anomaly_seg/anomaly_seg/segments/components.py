@@ -14,9 +14,7 @@ import numpy as np
 
 from anomaly_seg.errors import ConfigError
 from anomaly_seg.labels import NUM_CLASSES
-
-#: Region preset for driving: road and sidewalk (trainIds 0, 1); dilate it to include obstacles standing on them.
-ROAD_REGION: tuple[int, ...] = (0, 1)
+from anomaly_seg.vocabulary import REGION_ROAD, REGIONS, ROAD_DILATION_PX, ROAD_TRAIN_IDS
 
 
 @dataclass(frozen=True)
@@ -53,6 +51,29 @@ class SegmentParams:
                     f"got {list(self.region)!r}"
                 )
 
+    @classmethod
+    def for_region(
+        cls,
+        region: str,
+        *,
+        threshold: float,
+        min_area_px: int = 0,
+        max_segments: int = 64,
+        region_dilation_px: int = ROAD_DILATION_PX,
+    ) -> SegmentParams:
+        """The rule for a named region (:data:`~anomaly_seg.vocabulary.REGIONS`): ``road`` = road + sidewalk grown
+        by ``region_dilation_px``, ``all`` = anywhere (no dilation)."""
+        if region not in REGIONS:
+            raise ConfigError(f"segments: region must be one of {'|'.join(REGIONS)}, got {region!r}")
+        road = region == REGION_ROAD
+        return cls(
+            threshold=threshold,
+            min_area_px=min_area_px,
+            max_segments=max_segments,
+            region=ROAD_TRAIN_IDS if road else None,
+            region_dilation_px=region_dilation_px if road else 0,
+        )
+
 
 @dataclass(frozen=True)
 class Segments:
@@ -75,11 +96,6 @@ class Segments:
     dropped_over_cap: int = 0
     removed_small: int = 0
     pixel_index: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def dropped(self) -> int:
-        """Segments removed by the ``max_segments`` cap (same as :attr:`dropped_over_cap`)."""
-        return self.dropped_over_cap
 
     @property
     def shape(self) -> tuple[int, int]:

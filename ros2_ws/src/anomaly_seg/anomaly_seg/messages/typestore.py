@@ -12,8 +12,8 @@ from rosbags.typesys import Stores, TypesysError, get_types_from_idl, get_types_
 from rosbags.typesys import get_typestore as _rosbags_typestore
 from rosbags.typesys.store import Typestore
 
-from anomaly_seg.bags.vision_msgs import VISION_MSGS_DEFINITIONS
 from anomaly_seg.errors import BagError
+from anomaly_seg.messages.vision_msgs import VISION_MSGS_DEFINITIONS
 
 ROS_STORE = Stores.ROS2_HUMBLE
 """Base message set (Humble is the distribution of the Jetson images; the types used here are identical in Jazzy)."""

@@ -3,7 +3,7 @@
 Export writes ``<model>.onnx.golden/`` (or ``--golden DIR``): one ``<case>.npz`` per input (keys ``image``,
 ``semantic``, ``anomaly_score``, ``uncertainty``) computed with ONNX Runtime on CPU, and ``manifest.json``
 (cases, reference backend, ONNX sha256, network size). ``anomaly-seg selftest`` runs any backend on the
-same inputs and compares (:mod:`anomaly_seg.engines.parity`).
+same inputs and compares (:mod:`anomaly_seg.artifacts.parity`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from anomaly_seg.artifacts.parity import Comparison, compare
 from anomaly_seg.engines.base import Engine, EngineOutputs
-from anomaly_seg.engines.parity import Comparison, compare
 from anomaly_seg.errors import ModelFileError
 
 MANIFEST = "manifest.json"

@@ -1,4 +1,4 @@
-"""Offline replay: every camera image of a bag through :class:`~anomaly_seg.ros.core.NodeCore` into an output bag.
+"""Offline replay: every camera image of a bag through :class:`~anomaly_seg.node_core.core.NodeCore` into an output bag.
 
 The same code path as the live node (rosbags message classes instead of rclpy ones), without its latest-frame
 slot: nothing is dropped, so frames in = frames processed + frames rejected. Outputs are written on
@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from anomaly_seg.bags.convert import GROUND_TRUTH_TOPIC
+from anomaly_seg import messages as rm
+from anomaly_seg import vocabulary
 from anomaly_seg.bags.reader import IMAGE_MSGTYPES, list_topics, message_count, read_messages
 from anomaly_seg.bags.writer import BagWriter, Storage
 from anomaly_seg.engines.base import Engine
 from anomaly_seg.errors import BagError, ConfigError
-from anomaly_seg.ros import core
-from anomaly_seg.ros import messages as rm
-from anomaly_seg.ros.params import NodeParams
+from anomaly_seg.node_core import core
+from anomaly_seg.node_core.params import NodeParams
+from anomaly_seg.vocabulary import GROUND_TRUTH_TOPIC
 
 DEFAULT_NODE_NAME: Final = "anomaly_seg"
 CAMERA_INFO_TYPE: Final = "sensor_msgs/msg/CameraInfo"
@@ -110,7 +111,7 @@ def replay_bag(
     """
     from tqdm import tqdm
 
-    from anomaly_seg.bags.typestore import get_typestore
+    from anomaly_seg.messages.typestore import get_typestore
 
     bag, out = Path(bag), Path(out)
     topics = list_topics(bag)
@@ -133,15 +134,17 @@ def replay_bag(
 
     node = core.NodeCore(params, engine, factory, clock, name=node_name)
     summary = ReplaySummary(bag, out, camera, engine.name)
-    names = {topic: output_topic(node_name, topic) for topic in core.OUTPUT_TYPES}
+    names = {topic: output_topic(node_name, topic) for topic in vocabulary.OUTPUT_TYPES}
     expected_size = engine.input_size if exported_mode == "sliding" else None
     t_start = time.perf_counter()
     next_diagnostics = None
     with BagWriter(out, storage, typestore=store) as writer:
-        for topic, type_name in core.OUTPUT_TYPES.items():
+        for topic, type_name in vocabulary.OUTPUT_TYPES.items():
             writer.add_topic(names[topic], _MSGTYPES[type_name])
-        writer.add_topic(output_topic(node_name, core.TOPIC_LABEL_INFO), "vision_msgs/msg/LabelInfo", latched=True)
-        writer.add_topic(core.TOPIC_DIAGNOSTICS, "diagnostic_msgs/msg/DiagnosticArray")
+        writer.add_topic(
+            output_topic(node_name, vocabulary.TOPIC_LABEL_INFO), "vision_msgs/msg/LabelInfo", latched=True
+        )
+        writer.add_topic(vocabulary.TOPIC_DIAGNOSTICS, "diagnostic_msgs/msg/DiagnosticArray")
         for topic, msgtype in copy.items():
             writer.add_topic(topic, msgtype)
         bar = tqdm(total=total, desc=f"replay {engine.name}", unit="frame", disable=not progress)
@@ -155,7 +158,7 @@ def replay_bag(
             if summary.frames_in == 0:
                 label_info = node.label_info_message()
                 label_info.header = rm.header_from_ns(factory, stamp, message.msg.header.frame_id)
-                writer.write(output_topic(node_name, core.TOPIC_LABEL_INFO), stamp, label_info)
+                writer.write(output_topic(node_name, vocabulary.TOPIC_LABEL_INFO), stamp, label_info)
                 next_diagnostics = stamp + DIAGNOSTICS_PERIOD_NS
             summary.frames_in += 1
             if expected_size is not None:
@@ -165,11 +168,11 @@ def replay_bag(
                 writer.write(names[topic], stamp, msg)
             last_stamp = max(last_stamp, stamp)
             if next_diagnostics is not None and stamp >= next_diagnostics:
-                writer.write(core.TOPIC_DIAGNOSTICS, stamp, node.diagnostics(stamp))
+                writer.write(vocabulary.TOPIC_DIAGNOSTICS, stamp, node.diagnostics(stamp))
                 next_diagnostics = stamp + DIAGNOSTICS_PERIOD_NS
             bar.update(1)
         bar.close()
-        writer.write(core.TOPIC_DIAGNOSTICS, last_stamp, node.diagnostics(last_stamp))
+        writer.write(vocabulary.TOPIC_DIAGNOSTICS, last_stamp, node.diagnostics(last_stamp))
     stats = node.stats()
     summary.processed = stats.frames_processed
     summary.rejected = dict(stats.errors)

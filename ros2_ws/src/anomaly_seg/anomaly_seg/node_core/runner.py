@@ -7,7 +7,7 @@
   1 / (slowest stage). cv2, numpy's large copies, ONNX Runtime and a GPU wait (TensorRT's stream sync) release
   the GIL, which is what lets the stages run at once.
 
-Either way the input is a :class:`~anomaly_seg.ros.core.LatestFrameSlot`: the newest frame wins when the node is
+Either way the input is a :class:`LatestFrameSlot`: the newest frame wins when the node is
 behind and every replaced frame is counted as dropped. Frames that entered the pipeline are never dropped, and
 outputs leave in input order (one thread per stage, FIFO hand-overs). Memory is bounded: a fixed pool of frame
 buffers (one per frame in flight) is allocated at start.
@@ -18,12 +18,13 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from anomaly_seg.node_core.core import Frame, NodeCore
+from anomaly_seg.node_core.outputs import OutputMessage
 from anomaly_seg.pipeline import FrameBuffers
-from anomaly_seg.ros.core import Frame, LatestFrameSlot, NodeCore
 
-Outputs = list[tuple[str, Any]]
+Outputs = list[OutputMessage]
 Publish = Callable[[Outputs], None]
 Wanted = Callable[[], "set[str] | None"]
 
@@ -167,3 +168,41 @@ class FrameRunner:
                 self._closed.set()
                 if self._slot.close():
                     self.core.record_dropped()
+
+
+T = TypeVar("T")
+
+
+class LatestFrameSlot(Generic[T]):
+    """A one-element queue where a new item replaces an untaken one (the node processes the latest frame)."""
+
+    def __init__(self) -> None:
+        self._item: T | None = None
+        self._closed = False
+        self._cond = threading.Condition()
+
+    def put(self, item: T) -> bool:
+        """Store ``item``; True when it replaced an item nobody took or the slot is closed (a dropped frame)."""
+        with self._cond:
+            if self._closed:
+                return True
+            replaced = self._item is not None
+            self._item = item
+            self._cond.notify()
+            return replaced
+
+    def take(self, timeout: float | None = None) -> T | None:
+        """Wait for and remove the item; None on timeout or once closed."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._item is not None or self._closed, timeout)
+            item, self._item = self._item, None
+            return None if self._closed else item
+
+    def close(self) -> bool:
+        """Wake every waiter; later ``take()`` calls return None. True when an untaken item was discarded."""
+        with self._cond:
+            discarded = self._item is not None and not self._closed
+            self._closed = True
+            self._item = None
+            self._cond.notify_all()
+            return discarded

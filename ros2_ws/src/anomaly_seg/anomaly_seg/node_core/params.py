@@ -8,48 +8,24 @@ value raises :class:`~anomaly_seg.errors.ConfigError` naming the parameter.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from anomaly_seg.config_schema import read_yaml_mapping
 from anomaly_seg.errors import ConfigError
-from anomaly_seg.ros.naming import camera_topics
-
-ParamValue = bool | int | float | str
-
-BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
-PRECISIONS = ("fp16", "fp32")
-QOS_PROFILES = ("sensor_data", "reliable", "best_effort")
-REGIONS = ("road", "all")
-RESOLUTIONS = ("input", "network")
-
-#: ROS itself may put these into a parameter file; they are not ours to validate.
-_ROS_BUILTIN_PREFIXES = ("use_sim_time", "qos_overrides.", "start_type_description_service")
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One node parameter: name, type (of ``default``), bounds and documentation."""
-
-    name: str
-    default: ParamValue
-    description: str
-    choices: tuple[str, ...] = ()
-    min_value: float | None = None
-    max_value: float | None = None
-    #: every parameter is read at start only (changing one means restarting the node)
-    read_only: bool = True
-    #: a non-empty string value must name an existing file
-    is_file: bool = False
-
-    @property
-    def type(self) -> type:
-        """Python type of the value (``bool``, ``int``, ``float`` or ``str``)."""
-        return type(self.default)
-
+from anomaly_seg.node_core.naming import camera_topics
+from anomaly_seg.parameters import ParamSpec, ParamValue, read_ros_params_file, validate_values
+from anomaly_seg.pipeline import PipelineConfig
+from anomaly_seg.vocabulary import (
+    BACKENDS,
+    ENGINE_SHARING,
+    PRECISIONS,
+    QOS_PROFILES,
+    REGIONS,
+    RESOLUTIONS,
+    ROAD_DILATION_PX,
+)
 
 PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
@@ -87,7 +63,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "round_robin",
         "with cameras.topics: round_robin = one engine call per frame, cameras in turn; batched = frames that arrive "
         "together in one call (needs an engine exported with batch size >= 2)",
-        choices=("round_robin", "batched"),
+        choices=ENGINE_SHARING,
     ),
     ParamSpec(
         "cameras.batch_wait_ms",
@@ -136,7 +112,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "segments.region_dilation_px",
-        24,
+        ROAD_DILATION_PX,
         "with region=road: grow the road/sidewalk area by this many network pixels so that obstacles "
         "standing on the road (predicted as another class) stay inside",
         min_value=0,
@@ -158,7 +134,7 @@ SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
 
 
 @dataclass(frozen=True)
-class ModelParams:
+class ModelSection:
     """``model.*``."""
 
     onnx_path: str
@@ -175,14 +151,14 @@ class ModelParams:
 
 
 @dataclass(frozen=True)
-class ExecutionParams:
+class ExecutionSection:
     """``execution.*``."""
 
     pipelined: bool
 
 
 @dataclass(frozen=True)
-class CamerasParams:
+class CamerasSection:
     """``cameras.*``: one node serving several cameras with one engine."""
 
     topics: tuple[str, ...]
@@ -191,7 +167,7 @@ class CamerasParams:
 
 
 @dataclass(frozen=True)
-class InputParams:
+class InputSection:
     """``input.*``."""
 
     qos: str
@@ -199,7 +175,7 @@ class InputParams:
 
 
 @dataclass(frozen=True)
-class SegmentsParams:
+class SegmentsSection:
     """``segments.*``."""
 
     min_area_px: int
@@ -211,7 +187,7 @@ class SegmentsParams:
 
 
 @dataclass(frozen=True)
-class OutputParams:
+class OutputSection:
     """``output.*``."""
 
     resolution: str
@@ -222,13 +198,13 @@ class OutputParams:
 class NodeParams:
     """Validated node parameters (DESIGN.md §4)."""
 
-    model: ModelParams
-    execution: ExecutionParams
-    cameras: CamerasParams
-    input: InputParams
+    model: ModelSection
+    execution: ExecutionSection
+    cameras: CamerasSection
+    input: InputSection
     anomaly_threshold: float
-    segments: SegmentsParams
-    output: OutputParams
+    segments: SegmentsSection
+    output: OutputSection
 
     @classmethod
     def defaults(cls) -> dict[str, ParamValue]:
@@ -242,18 +218,12 @@ class NodeParams:
         Raises ConfigError naming the parameter for an unknown key, a wrong type, a value out of range
         or not among the choices, or (with ``check_files``) a file that does not exist.
         """
-        merged: dict[str, ParamValue] = cls.defaults()
-        for key, value in values.items():
-            if key.startswith(_ROS_BUILTIN_PREFIXES):
-                continue
-            if key not in SPECS:
-                raise ConfigError(f"unknown parameter '{key}' (known: {', '.join(SPECS)})")
-            merged[key] = _validate(SPECS[key], value, check_files=check_files)
+        merged = validate_values(PARAMETERS, values, check_files=check_files)
         if check_files and not (merged["model.onnx_path"] or merged["model.engine_path"]):
             raise ConfigError("parameter 'model.onnx_path' is empty (and so is 'model.engine_path'): no model to load")
         v: dict[str, Any] = merged
         return cls(
-            model=ModelParams(
+            model=ModelSection(
                 onnx_path=v["model.onnx_path"],
                 engine_path=v["model.engine_path"],
                 backend=v["model.backend"],
@@ -261,15 +231,15 @@ class NodeParams:
                 force_engine_update=v["model.force_engine_update"],
                 build_only=v["model.build_only"],
             ),
-            execution=ExecutionParams(pipelined=v["execution.pipelined"]),
-            cameras=CamerasParams(
+            execution=ExecutionSection(pipelined=v["execution.pipelined"]),
+            cameras=CamerasSection(
                 topics=_camera_topics(v["cameras.topics"]),
                 engine_sharing=v["cameras.engine_sharing"],
                 batch_wait_ms=v["cameras.batch_wait_ms"],
             ),
-            input=InputParams(qos=v["input.qos"], compressed=v["input.compressed"]),
+            input=InputSection(qos=v["input.qos"], compressed=v["input.compressed"]),
             anomaly_threshold=v["anomaly.threshold"],
-            segments=SegmentsParams(
+            segments=SegmentsSection(
                 min_area_px=v["segments.min_area_px"],
                 max_segments=v["segments.max_segments"],
                 meta_classifier_path=v["segments.meta_classifier_path"],
@@ -277,7 +247,7 @@ class NodeParams:
                 region=v["segments.region"],
                 region_dilation_px=v["segments.region_dilation_px"],
             ),
-            output=OutputParams(resolution=v["output.resolution"], overlay_alpha=v["output.overlay_alpha"]),
+            output=OutputSection(resolution=v["output.resolution"], overlay_alpha=v["output.overlay_alpha"]),
         )
 
     @classmethod
@@ -292,6 +262,19 @@ class NodeParams:
             return cls.from_dict(flat, check_files=check_files)
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
+
+    def pipeline_config(self) -> PipelineConfig:
+        """The pipeline's settings (threshold, segment rule, meta threshold, output resolution) from these values."""
+        s = self.segments
+        return PipelineConfig(
+            threshold=self.anomaly_threshold,
+            min_area_px=s.min_area_px,
+            max_segments=s.max_segments,
+            region=s.region,
+            region_dilation_px=s.region_dilation_px,
+            meta_threshold=s.meta_threshold,
+            resolution=self.output.resolution,
+        )
 
     def to_dict(self) -> dict[str, ParamValue]:
         """Flat ``{dotted.name: value}`` (the inverse of :meth:`from_dict`)."""
@@ -310,56 +293,3 @@ def _camera_topics(text: str) -> tuple[str, ...]:
         return tuple(camera_topics(text))
     except ValueError as exc:
         raise ConfigError(f"parameter 'cameras.topics': {exc}") from None
-
-
-def read_ros_params_file(path: str | Path, *, node_name: str | None = None) -> dict[str, Any]:
-    """Flat ``{dotted.name: value}`` of the sections of a ROS 2 parameter file that apply to ``node_name``."""
-    path = Path(path)
-    doc = read_yaml_mapping(path, "ROS parameter file (node names -> ros__parameters)")
-    wanted = {"/**", "**"}
-    if node_name:
-        wanted |= {node_name, node_name.lstrip("/"), "/" + node_name.lstrip("/"), node_name.rsplit("/", 1)[-1]}
-    flat: dict[str, Any] = {}
-    for section, body in doc.items():
-        if str(section) not in wanted:
-            continue
-        if not isinstance(body, dict) or not isinstance(body.get("ros__parameters"), dict):
-            raise ConfigError(f"{path}: section '{section}' has no 'ros__parameters' mapping")
-        flat.update(_flatten(body["ros__parameters"]))
-    if not flat:
-        raise ConfigError(
-            f"{path}: no 'ros__parameters' section for '/**'" + (f" or '{node_name}'" if node_name else "")
-        )
-    return flat
-
-
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, name + "."))
-        else:
-            flat[name] = value
-    return flat
-
-
-def _validate(spec: ParamSpec, value: Any, *, check_files: bool) -> ParamValue:
-    name = spec.name
-    expected = spec.type
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)  # YAML `0` for a double; ROS would reject it, we are lenient offline
-    if type(value) is not expected:
-        raise ConfigError(f"parameter '{name}' must be {expected.__name__}, got {type(value).__name__} {value!r}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"parameter '{name}' must be finite, got {value!r}")
-    if spec.choices and value not in spec.choices:
-        raise ConfigError(f"parameter '{name}' must be one of {'|'.join(spec.choices)}, got {value!r}")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if spec.min_value is not None and value < spec.min_value:
-            raise ConfigError(f"parameter '{name}' must be >= {spec.min_value}, got {value!r}")
-        if spec.max_value is not None and value > spec.max_value:
-            raise ConfigError(f"parameter '{name}' must be <= {spec.max_value}, got {value!r}")
-    if spec.is_file and check_files and isinstance(value, str) and value and not Path(value).is_file():
-        raise ConfigError(f"parameter '{name}': file not found: {value}")
-    return cast(ParamValue, value)

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from anomaly_seg.artifacts.trt_ops import check_model
 from anomaly_seg.engines.contract import TensorSpec, validate_io
-from anomaly_seg.engines.trt_ops import check_model
 from anomaly_seg.errors import ModelFileError
 
 FP16_MAX = 65504.0
@@ -220,8 +220,8 @@ def fp16_checks(
             else f"{len(ln_inputs)} LayerNormalization inputs within range",
         ),
     ]
+    from anomaly_seg.engines.fp32_layers import fp32_node_names
     from anomaly_seg.engines.metadata import KEY_FP32_NODES
-    from anomaly_seg.engines.trt_ops import fp32_node_names
 
     listed = set(json.loads({p.key: p.value for p in model.metadata_props}.get(KEY_FP32_NODES, "[]")))
     gmm_nodes = set(fp32_node_names(model))

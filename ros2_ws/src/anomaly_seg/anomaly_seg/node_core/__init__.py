@@ -1,0 +1,1 @@
+"""Node core: frame message -> typed outputs -> messages; runner, parameters, health. No rclpy."""

@@ -1,0 +1,207 @@
+"""NodeCore: one input image message -> typed :class:`NodeOutputs` -> ``(topic, message)`` pairs. No rclpy.
+
+The same object serves the live node (the rclpy shell prefixes topics with ``~/``), offline bag replay
+(which prefixes ``/<node_name>/``) and the tests (rosbags message classes). ``process()`` never raises:
+a bad frame is counted by error kind, logged (throttled) and produces no outputs. Counters and diagnostics
+live in :class:`~anomaly_seg.node_core.health.NodeHealth`, message types in
+:class:`~anomaly_seg.node_core.outputs.MessageBuilder`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from anomaly_seg import messages as rm
+from anomaly_seg.engines.base import Engine
+from anomaly_seg.errors import AnomalySegError
+from anomaly_seg.node_core.health import NodeHealth, NodeStats
+from anomaly_seg.node_core.outputs import MessageBuilder, NodeOutputs, OutputMessage
+from anomaly_seg.node_core.params import NodeParams
+from anomaly_seg.node_core.throttle import ThrottledLogger
+from anomaly_seg.pipeline import FrameBuffers, Pipeline, Result
+
+__all__ = ["Frame", "NodeCore", "NodeStats"]
+
+
+@dataclass
+class Frame:
+    """One input message in flight through NodeCore's stages (begin -> infer -> finish)."""
+
+    msg: Any
+    buffers: FrameBuffers
+    t_start: float  # perf_counter at begin()
+    image: np.ndarray | None = None  # decoded pixels (the overlay at input resolution draws on them)
+    bgr: bool = False
+    decode_ms: float = 0.0
+
+
+class NodeCore:
+    """Turns camera image messages into outputs; owns the pipeline, the message builder and the node's health."""
+
+    def __init__(
+        self,
+        params: NodeParams,
+        engine: Engine,
+        factory: rm.MessageFactory,
+        clock: Callable[[], int] = time.time_ns,
+        *,
+        name: str = "anomaly_seg",
+        logger: logging.Logger | None = None,
+        window: int = 300,
+    ) -> None:
+        """``clock`` returns the node's time in nanoseconds (ROS time under ROS, sim time in replay)."""
+        self.params = params
+        self.engine = engine
+        self.factory = factory
+        self.clock = clock
+        self.name = name
+        meta = None
+        if params.segments.meta_classifier_path:
+            from anomaly_seg.segments import MetaClassifier
+
+            meta = MetaClassifier.load(params.segments.meta_classifier_path)
+        self.pipeline = Pipeline(engine, params.pipeline_config(), meta)
+        self.builder = MessageBuilder(factory, params.output.overlay_alpha)
+        self.health = NodeHealth(window)
+        self.logger = logger or logging.getLogger("anomaly_seg.node_core.core")
+        self.last_result: Result | None = None  # of the last processed frame, for inspection
+        self.log = ThrottledLogger(self.logger)
+
+    # ------------------------------------------------------------------ per frame
+    def process(self, msg: Any, wanted: Collection[str] | None = None) -> list[OutputMessage]:
+        """Output messages for one ``sensor_msgs/Image`` or ``CompressedImage``; ``wanted=None`` means every topic.
+
+        Never raises: a bad frame returns ``[]`` and is counted under its error kind. The same three stages as
+        :meth:`begin`, :meth:`infer`, :meth:`finish`, on the pipeline's own buffers.
+        """
+        frame = self.begin(msg, self.pipeline.buffers)
+        if frame is None or not self.infer(frame):
+            return []
+        return self.finish(frame, wanted)
+
+    def new_buffers(self) -> FrameBuffers:
+        """Buffers for one more frame in flight (a pipelined runner holds one set per stage)."""
+        return self.pipeline.new_buffers()
+
+    def begin(self, msg: Any, buffers: FrameBuffers) -> Frame | None:
+        """Stage 1: count the frame, decode it and resize it into ``buffers``; None (counted) for a bad frame."""
+        frame = Frame(msg, buffers, time.perf_counter())
+        self.health.frame_in()
+
+        def decode() -> None:
+            t0 = time.perf_counter()
+            frame.image, frame.bgr = self._decode(msg)
+            frame.decode_ms = (time.perf_counter() - t0) * 1e3
+            self.pipeline.preprocess(frame.image, buffers, bgr=frame.bgr)
+
+        return frame if self._guarded(decode) else None
+
+    def infer(self, frame: Frame) -> bool:
+        """Stage 2: the engine on the frame's buffers; False (counted) when the engine fails."""
+        return self._guarded(lambda: self.pipeline.infer(frame.buffers))
+
+    def finish(self, frame: Frame, wanted: Collection[str] | None = None) -> list[OutputMessage]:
+        """Stage 3: :meth:`outputs`, then their messages; ``[]`` (counted) on failure."""
+        messages: list[OutputMessage] = []
+
+        def stage() -> None:
+            outputs = self.outputs(frame)
+            messages.extend(self.builder.frame_messages(outputs, wanted))
+            processing_ms = (time.perf_counter() - frame.t_start) * 1e3
+            latency_ms = (self.clock() - outputs.stamp_ns) / 1e6
+            messages.extend(self.builder.timing_messages(processing_ms, latency_ms, wanted))
+            result = self.last_result = outputs.result
+            self.health.processed(
+                processing_ms=processing_ms,
+                latency_ms=latency_ms,
+                engine_ms=result.timings.engine_ms,
+                segments=outputs.segment_counts,
+                input_size=result.input_size,
+            )
+
+        self._guarded(stage)
+        return messages
+
+    def outputs(self, frame: Frame) -> NodeOutputs:
+        """Segments, meta classifier and output images of a frame that went through :meth:`infer` (typed)."""
+        assert frame.image is not None
+        result = self.pipeline.postprocess(frame.buffers)
+        result.timings.decode_ms = frame.decode_ms
+        header = frame.msg.header
+        return NodeOutputs(
+            header, rm.stamp_to_ns(header.stamp), result, frame.image, frame.bgr, frame.buffers.net_input
+        )
+
+    def _guarded(self, stage: Callable[[], object]) -> bool:
+        """Run one stage; an exception is counted, logged (throttled) and turned into False. Never raises."""
+        try:
+            stage()
+        except AnomalySegError as exc:
+            self.health.error(exc.kind, str(exc))
+            self.log.log(logging.ERROR, exc.kind, f"frame dropped ({exc.kind}): {exc}")
+            return False
+        except Exception as exc:  # the node must keep running; the traceback goes to the (throttled) log
+            self.health.error("internal", f"{type(exc).__name__}: {exc}")
+            self.log.log(logging.ERROR, "internal", f"internal error, frame dropped: {exc!r}", exc_info=True)
+            return False
+        return True
+
+    def record_arrival(self, sequence: int | None, sent_ns: int | None, received_ns: int | None) -> None:
+        """What the middleware says of one input message (see :meth:`NodeHealth.arrival`)."""
+        self.health.arrival(sequence, sent_ns, received_ns)
+
+    def record_published(self, milliseconds: float) -> None:
+        """Time the shell took to publish one frame's outputs (serialisation + DDS write), for diagnostics."""
+        self.health.windows["publish_ms"].add(milliseconds)
+
+    def record_dropped(self, n: int = 1) -> None:
+        """Count frames replaced by a newer one before they were processed (the shell's latest-frame slot)."""
+        self.health.frame_in(n, dropped=True)
+
+    @staticmethod
+    def _decode(msg: Any) -> tuple[np.ndarray, bool]:
+        """Pixels of ``msg`` as HxWx3 uint8 and whether they are BGR (left so: the pipeline swaps after resizing).
+
+        Size limits, encodings and ``step x height`` are checked by :mod:`anomaly_seg.messages`.
+        """
+        if hasattr(msg, "format") and not hasattr(msg, "encoding"):
+            return rm.compressed_to_rgb(msg), False
+        if msg.encoding == "bgr8":
+            return rm.image_to_array(msg), True
+        return rm.image_to_rgb(msg), False
+
+    # ------------------------------------------------------------------ once / periodic
+    def label_info_message(self) -> Any:
+        """``vision_msgs/LabelInfo`` with the Cityscapes trainId class map and the anomaly threshold."""
+        return self.builder.label_info(self.clock(), self.params.anomaly_threshold)
+
+    def stats(self) -> NodeStats:
+        """A consistent snapshot of the counters."""
+        return self.health.stats()
+
+    def diagnostics(self, stamp_ns: int | None = None) -> Any:
+        """``diagnostic_msgs/DiagnosticArray`` with one status for this node (stamp defaults to ``clock()``)."""
+        net_h, net_w = self.pipeline.network_size
+        size = self.health.last_input_size
+        settings = {
+            "backend": self.engine.name,
+            "input_size": f"{size[1]}x{size[0]}" if size else "none yet",
+            "network_size": f"{net_w}x{net_h}",
+            "output_resolution": self.params.output.resolution,
+            "anomaly_threshold": f"{self.params.anomaly_threshold:g}",
+            "meta_classifier": self.params.segments.meta_classifier_path or "none",
+        }
+        header = rm.header_from_ns(self.factory, self.clock() if stamp_ns is None else stamp_ns, "")
+        return self.health.diagnostic_array(
+            self.factory,
+            header,
+            name=f"{self.name}: anomaly segmentation",
+            hardware_id=self.engine.name,
+            settings=settings,
+        )

@@ -1,0 +1,1 @@
+"""Offline: bag replay through the node core (same code path as the live node)."""
