@@ -11,7 +11,6 @@ replayed bag, so both report identical numbers on identical predictions.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -148,11 +147,9 @@ def evaluate(
     """
     from tqdm import tqdm
 
-    from anomaly_seg.evaluation import pixel_metrics_table, save_curves, save_overlay
     from anomaly_seg.evaluation.accumulator import FrameAccumulator, as_float32, pixel_row, resolve_thresholds
-    from anomaly_seg.evaluation.plots import save_f1_over_tau
-    from anomaly_seg.evaluation.report import component_section
-    from anomaly_seg.metrics.segments import render_markdown as segment_table
+    from anomaly_seg.evaluation.plots import save_overlay
+    from anomaly_seg.evaluation.report import metrics_document, write_report
 
     opts = options or EvalOptions()
     if opts.mode not in MODES:
@@ -215,52 +212,24 @@ def evaluate(
         warnings.simplefilter("ignore")
         results = {name: m.compute() for name, m in pixel.items()}
         curves = {name: m.curves() for name, m in pixel.items()}
-    seg_results = primary.segment_results()
-    metrics: dict[str, Any] = {
-        "images": n,
-        "mode": opts.mode,
-        "score_threshold": threshold,
-        "pixel": {name: pixel_row(r) for name, r in results.items()},
-        "segments": primary.segment_rows("rescored"),
-        "segment_rules": primary.rules(),
-        "components": primary.component_rows(),
-        **opts.extra,
-    }
-    if has_train_ids:
-        iou = miou.compute()
-        metrics["miou"] = float(iou.miou)
-    files.append(out / "metrics.json")
-    (out / "metrics.json").write_text(json.dumps(_finite(metrics), indent=1), encoding="utf-8")
-    pr, roc = save_curves(out / "pr.png", out / "roc.png", curves, results, opts.title)
-    f1_plot = save_f1_over_tau(out / "f1_over_tau.png", metrics["components"], opts.title)
-    files += [pr, roc, f1_plot]
-    lines = [
-        f"# Evaluation {opts.title}".rstrip(),
-        "",
-        f"{n} images, {opts.mode} mode; scores at label resolution; void pixels ignored.",
-        "",
-        "## Pixel metrics",
-        "",
-        pixel_metrics_table(results),
-        f"## Obstacle segments (LLR >= threshold{', with meta classifier' if opts.meta else ''})",
-        "",
-        segment_table(seg_results),
-        *component_section(metrics["components"], metrics["segment_rules"], f1_plot.name),
-    ]
-    if has_train_ids:
-        lines += [f"Inlier mIoU: {100 * metrics['miou']:.2f} %", ""]
-    lines += ["![PR](pr.png) ![ROC](roc.png)", ""]
-    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
-    files.append(out / "report.md")
+    metrics = metrics_document(
+        source=str(getattr(dataset, "root", type(dataset).__name__)),
+        mode=opts.mode,
+        frames=n,
+        score_threshold=threshold,
+        pixel={name: pixel_row(r) for name, r in results.items()},
+        segments=primary.segment_rows("rescored"),
+        segment_rules=primary.rules(),
+        components=primary.component_rows(),
+        miou=float(miou.compute().miou) if has_train_ids else None,
+        extra=opts.extra,
+    )
+    summary = (
+        f"{n} images, {opts.mode} mode; scores at label resolution; void pixels ignored. Pixel metrics over all "
+        "non-void pixels of all images (not averaged per image)."
+        + (" Segments rescored with the meta classifier too." if opts.meta else "")
+    )
+    files += write_report(
+        out, metrics, kind="Evaluation", title=opts.title, summary=summary, pixel_results=results, curves=curves
+    )
     return EvalReport(metrics, out, files)
-
-
-def _finite(value: Any) -> Any:
-    """JSON-safe copy: NaN / inf become None."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -13,8 +13,10 @@ from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 from anomaly_seg import messages as rm
 from anomaly_seg.bags import BagWriter
 from anomaly_seg.cli import main
-from anomaly_seg.evaluation.bag_evaluator import EvalSettings, EvenSampler, FrameOutputs, StampMatcher, compact_ids
+from anomaly_seg.evaluation.bag_evaluator import EvalSettings, compact_ids
 from anomaly_seg.evaluation.bag_source import evaluate_bag
+from anomaly_seg.evaluation.contact_sheet import EvenSampler
+from anomaly_seg.evaluation.matching import FrameOutputs, StampMatcher
 from anomaly_seg.messages.typestore import get_typestore
 from anomaly_seg.metrics.pixel import PixelAnomalyMetrics
 from anomaly_seg.metrics.segments import SegmentMetrics

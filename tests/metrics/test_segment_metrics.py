@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anomaly_seg.metrics.segments import SegmentCounts, SegmentMetrics, match_segments, render_markdown
+from anomaly_seg.evaluation.accumulator import segment_row
+from anomaly_seg.evaluation.report import segment_table
+from anomaly_seg.metrics.segments import SegmentCounts, SegmentMetrics, match_segments
 from anomaly_seg.segments import FEATURE_NAMES, MetaClassifier, SegmentParams, Segments, extract_segments
 
 
@@ -100,7 +102,8 @@ def test_streaming_metrics_over_thresholds_with_and_without_meta() -> None:
     assert (low_meta.counts.tp, low_meta.counts.fp) == (2, 0) and low_meta.road_marked == 0
     assert (high.counts.tp, high.counts.fp, high.road_marked) == (2, 0, 0)
     assert high_meta.meta and high_meta.counts == high.counts
-    table = render_markdown(metrics.compute())
+    rows = [segment_row(r.threshold, r.meta, "rescored", r.counts, r.road_miss_rate) for r in metrics.compute()]
+    table = segment_table(rows)  # the report's table of these results
     assert table.count("\n") == 6 and "| 0.5 | yes | 2 | 0 | 0 |" in table
     metrics.reset()
     assert metrics.compute()[0].frames == 0

@@ -11,7 +11,7 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score
 
-from anomaly_seg.evaluation import markdown_table
+from anomaly_seg.evaluation.report import markdown_table
 from anomaly_seg.network import AnomalySegmenter, ModelConfig, build_model
 from anomaly_seg.network.scores import SCORE_NAMES
 from training.config import REPO_ROOT

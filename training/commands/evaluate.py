@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
     for line in component_summary(report.metrics["components"]):
         print(line)
-    images = report.metrics["images"]
+    images = report.metrics["frames"]["evaluated"]
     print(f"evaluate: {images} images of {args.dataset}; LLR AP {_pct(report.ap())}; report in {args.out}")
     return 0
 

@@ -8,14 +8,9 @@ from pathlib import Path
 
 from anomaly_seg.bags.reader import list_topics, message_count, read_messages
 from anomaly_seg.errors import BagError
-from anomaly_seg.evaluation.bag_evaluator import (
-    OUTPUT_SUFFIXES,
-    EvalSettings,
-    ReplayEvaluator,
-    StampMatcher,
-    feed,
-    required_parts,
-)
+from anomaly_seg.evaluation.bag_evaluator import EvalSettings, ReplayEvaluator
+from anomaly_seg.evaluation.matching import StampMatcher
+from anomaly_seg.evaluation.routing import OUTPUT_SUFFIXES, feed, required_parts
 from anomaly_seg.vocabulary import GROUND_TRUTH_TOPIC
 
 DIAGNOSTICS_TOPIC = "/diagnostics"

@@ -180,18 +180,3 @@ class SegmentMetrics:
             for i, params in enumerate(self.params)
             for v in range(len(self._counts[i]))
         ]
-
-
-def render_markdown(results: Sequence[SegmentResult]) -> str:
-    """Markdown table of segment results (one row per threshold and variant), for reports."""
-    lines = [
-        "| threshold | meta classifier | TP | FP | FN | ignored | precision | recall | F1 | road miss rate |",
-        "|---:|:---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        c = r.counts
-        lines.append(
-            f"| {r.threshold:g} | {'yes' if r.meta else 'no'} | {c.tp} | {c.fp} | {c.fn} | {c.ignored} | "
-            f"{c.precision:.3f} | {c.recall:.3f} | {c.f1:.3f} | {100 * r.road_miss_rate:.3f} % |"
-        )
-    return "\n".join(lines) + "\n"

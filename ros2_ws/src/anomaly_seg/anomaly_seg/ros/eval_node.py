@@ -23,14 +23,9 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.utilities import try_shutdown
 
 from anomaly_seg.errors import AnomalySegError
-from anomaly_seg.evaluation.bag_evaluator import (
-    OUTPUT_SUFFIXES,
-    EvalSettings,
-    ReplayEvaluator,
-    StampMatcher,
-    feed,
-    required_parts,
-)
+from anomaly_seg.evaluation.bag_evaluator import EvalSettings, ReplayEvaluator
+from anomaly_seg.evaluation.matching import StampMatcher
+from anomaly_seg.evaluation.routing import OUTPUT_SUFFIXES, feed, required_parts
 from anomaly_seg.metrics.components import SIZE_FILTERS
 from anomaly_seg.parameters import ParamSpec, validate_values
 from anomaly_seg.ros.declare import declare_table
