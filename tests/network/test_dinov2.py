@@ -16,8 +16,8 @@ from anomaly_seg.network.dinov2 import (
     DinoVisionTransformer,
     build_backbone,
     canonical_backbone_name,
-    load_backbone_weights,
 )
+from anomaly_seg.network.state_dict import load_backbone_weights
 
 LAYOUT = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "dinov2" / "state_dict_layout.txt"
 

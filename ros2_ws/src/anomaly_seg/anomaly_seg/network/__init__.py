@@ -5,9 +5,10 @@ Importing this package imports torch; the runtime backends that need no torch ne
 
 from anomaly_seg.network.checkpoint import load_checkpoint, save_checkpoint
 from anomaly_seg.network.config import ModelConfig
-from anomaly_seg.network.dinov2 import DinoVisionTransformer, build_backbone, load_backbone_weights
+from anomaly_seg.network.dinov2 import DinoVisionTransformer, build_backbone
 from anomaly_seg.network.model import AnomalySegmenter, RawOutputs, build_model, outputs_from_logits
 from anomaly_seg.network.sliding import SlidingWindowSegmenter, sliding_window_inference
+from anomaly_seg.network.state_dict import load_backbone_weights
 
 __all__ = [
     "AnomalySegmenter",

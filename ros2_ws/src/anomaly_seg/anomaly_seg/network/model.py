@@ -14,11 +14,12 @@ from torch import Tensor, nn
 
 from anomaly_seg.errors import ConfigError
 from anomaly_seg.network.config import ModelConfig
-from anomaly_seg.network.dinov2 import DinoVisionTransformer, build_backbone, load_backbone_weights
+from anomaly_seg.network.dinov2 import DinoVisionTransformer, build_backbone
 from anomaly_seg.network.dinov2_fpn import DINOv2FPN
 from anomaly_seg.network.fpn import FPNDecoder
 from anomaly_seg.network.heads import GMMHead, LinearHead, OfficialGMMHead
 from anomaly_seg.network.scores import llr, uncertainty_maps
+from anomaly_seg.network.state_dict import load_backbone_weights
 from anomaly_seg.network.uem import UEM, uem_widths
 
 

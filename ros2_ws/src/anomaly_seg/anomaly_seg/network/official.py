@@ -25,8 +25,8 @@ from torch import Tensor
 
 from anomaly_seg.errors import ConfigError, ModelFileError
 from anomaly_seg.network.config import ModelConfig
-from anomaly_seg.network.dinov2 import describe_key_problems
 from anomaly_seg.network.model import AnomalySegmenter
+from anomaly_seg.network.state_dict import describe_key_problems
 
 RELEASE_URL = "https://github.com/NazirNayal8/UEM-likelihood-ratio/releases/download/model-weights"
 RELEASE_PAGE = "https://github.com/NazirNayal8/UEM-likelihood-ratio/releases/tag/model-weights"

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from anomaly_seg import messages as rm
 from anomaly_seg import vocabulary
@@ -127,52 +127,26 @@ def replay_bag(
 
     store = get_typestore()
     factory = rm.rosbags_factory(store)
-    stamp_now = [0, 0]  # (input stamp, perf_counter_ns when its processing started): replay's sim clock
-
-    def clock() -> int:
-        return stamp_now[0] + (time.perf_counter_ns() - stamp_now[1])
-
+    clock = _SimClock()
     node = core.NodeCore(params, engine, factory, clock, name=node_name)
     summary = ReplaySummary(bag, out, camera, engine.name)
-    names = {topic: output_topic(node_name, topic) for topic in vocabulary.OUTPUT_TYPES}
     expected_size = engine.input_size if exported_mode == "sliding" else None
     t_start = time.perf_counter()
-    next_diagnostics = None
     with BagWriter(out, storage, typestore=store) as writer:
-        for topic, type_name in vocabulary.OUTPUT_TYPES.items():
-            writer.add_topic(names[topic], _MSGTYPES[type_name])
-        writer.add_topic(
-            output_topic(node_name, vocabulary.TOPIC_LABEL_INFO), "vision_msgs/msg/LabelInfo", latched=True
-        )
-        writer.add_topic(vocabulary.TOPIC_DIAGNOSTICS, "diagnostic_msgs/msg/DiagnosticArray")
-        for topic, msgtype in copy.items():
-            writer.add_topic(topic, msgtype)
+        output = _OutputBag(writer, node, node_name, copy)
         bar = tqdm(total=total, desc=f"replay {engine.name}", unit="frame", disable=not progress)
-        last_stamp = 0
         for message in read_messages(bag, [camera, *copy], typestore=store):
             if message.topic != camera:
                 writer.write(message.topic, message.timestamp_ns, message.msg)
                 summary.copied[message.topic] = summary.copied.get(message.topic, 0) + 1
                 continue
-            stamp = rm.stamp_to_ns(message.msg.header.stamp)
-            if summary.frames_in == 0:
-                label_info = node.label_info_message()
-                label_info.header = rm.header_from_ns(factory, stamp, message.msg.header.frame_id)
-                writer.write(output_topic(node_name, vocabulary.TOPIC_LABEL_INFO), stamp, label_info)
-                next_diagnostics = stamp + DIAGNOSTICS_PERIOD_NS
             summary.frames_in += 1
             if expected_size is not None:
                 _check_sliding_size(message.msg, expected_size)
-            stamp_now[:] = [stamp, time.perf_counter_ns()]
-            for topic, msg in node.process(message.msg):
-                writer.write(names[topic], stamp, msg)
-            last_stamp = max(last_stamp, stamp)
-            if next_diagnostics is not None and stamp >= next_diagnostics:
-                writer.write(vocabulary.TOPIC_DIAGNOSTICS, stamp, node.diagnostics(stamp))
-                next_diagnostics = stamp + DIAGNOSTICS_PERIOD_NS
+            output.frame(message.msg, clock)
             bar.update(1)
         bar.close()
-        writer.write(vocabulary.TOPIC_DIAGNOSTICS, last_stamp, node.diagnostics(last_stamp))
+        output.close()
     stats = node.stats()
     summary.processed = stats.frames_processed
     summary.rejected = dict(stats.errors)
@@ -181,6 +155,59 @@ def replay_bag(
         for line in summary.lines():
             log(line)
     return summary
+
+
+class _SimClock:
+    """Replay's node clock: the stamp of the frame being processed plus the wall time spent on it so far."""
+
+    def __init__(self) -> None:
+        self.stamp_ns = 0
+        self._started_ns = 0
+
+    def start(self, stamp_ns: int) -> None:
+        """A new frame with header stamp ``stamp_ns`` starts now."""
+        self.stamp_ns, self._started_ns = stamp_ns, time.perf_counter_ns()
+
+    def __call__(self) -> int:
+        return self.stamp_ns + (time.perf_counter_ns() - self._started_ns)
+
+
+class _OutputBag:
+    """Writes the node's outputs into the output bag under ``/<node_name>/``: the per-frame topics, the latched
+    LabelInfo at the first frame and the diagnostics once per :data:`DIAGNOSTICS_PERIOD_NS` of stamps."""
+
+    def __init__(self, writer: BagWriter, node: core.NodeCore, node_name: str, copied: dict[str, str]) -> None:
+        self.writer, self.node, self.node_name = writer, node, node_name
+        self.names = {topic: output_topic(node_name, topic) for topic in vocabulary.OUTPUT_TYPES}
+        for topic, type_name in vocabulary.OUTPUT_TYPES.items():
+            writer.add_topic(self.names[topic], _MSGTYPES[type_name])
+        self.label_info_topic = output_topic(node_name, vocabulary.TOPIC_LABEL_INFO)
+        writer.add_topic(self.label_info_topic, "vision_msgs/msg/LabelInfo", latched=True)
+        writer.add_topic(vocabulary.TOPIC_DIAGNOSTICS, "diagnostic_msgs/msg/DiagnosticArray")
+        for topic, msgtype in copied.items():
+            writer.add_topic(topic, msgtype)
+        self.next_diagnostics: int | None = None
+        self.last_stamp = 0
+
+    def frame(self, msg: Any, clock: _SimClock) -> None:
+        """Process one camera message through the node and write its outputs at the input stamp."""
+        stamp = rm.stamp_to_ns(msg.header.stamp)
+        if self.next_diagnostics is None:
+            label_info = self.node.label_info_message()
+            label_info.header = rm.header_from_ns(self.node.factory, stamp, msg.header.frame_id)
+            self.writer.write(self.label_info_topic, stamp, label_info)
+            self.next_diagnostics = stamp + DIAGNOSTICS_PERIOD_NS
+        clock.start(stamp)
+        for topic, out in self.node.process(msg):
+            self.writer.write(self.names[topic], stamp, out)
+        self.last_stamp = max(self.last_stamp, stamp)
+        if stamp >= self.next_diagnostics:
+            self.writer.write(vocabulary.TOPIC_DIAGNOSTICS, stamp, self.node.diagnostics(stamp))
+            self.next_diagnostics = stamp + DIAGNOSTICS_PERIOD_NS
+
+    def close(self) -> None:
+        """The final diagnostics (the node's counters over the whole bag)."""
+        self.writer.write(vocabulary.TOPIC_DIAGNOSTICS, self.last_stamp, self.node.diagnostics(self.last_stamp))
 
 
 def _check_sliding_size(msg: object, expected: tuple[int, int]) -> None:

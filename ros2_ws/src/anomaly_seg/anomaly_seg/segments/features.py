@@ -64,6 +64,35 @@ def segment_features(
     ids = segments.ids.ravel()
     inner = _interior(ids, index, height, width)
 
+    stats, sizes = _heatmap_stats(score, uncertainty, index, inner, areas, starts)
+    n_stats = len(HEATMAP_STATS)
+    for k, stat in enumerate(stats):
+        out[:, k : len(HEATMAP_NAMES) * n_stats : n_stats] = stat.T
+    col = len(HEATMAP_NAMES) * n_stats
+    for values_1d in sizes:
+        out[:, col] = values_1d
+        col += 1
+    out[:, col] = segments.centroids[:, 0] / width
+    out[:, col + 1] = segments.centroids[:, 1] / height
+    out[:, col + 2 : col + 6] = segments.boxes_xyxy / np.array([width, height, width, height], np.float64)
+    col += 6
+    sem = np.ravel(semantic)
+    out[:, col : col + NUM_CLASSES] = _class_shares(slot, sem[index], n)
+    col += NUM_CLASSES
+    ring_slot, ring_index = _ring(ids, index[~inner], slot[~inner], height, width, ring_px)
+    out[:, col : col + NUM_CLASSES] = _class_shares(ring_slot, sem[ring_index], n)
+    return out
+
+
+def _heatmap_stats(
+    score: np.ndarray,
+    uncertainty: np.ndarray,
+    index: np.ndarray,
+    inner: np.ndarray,
+    areas: np.ndarray,
+    starts: np.ndarray,
+) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """(per-heat-map statistics in :data:`HEATMAP_STATS` order, each ``[C, N]``; the five size features ``[N]``)."""
     # Heat-map values of all segment pixels, grouped by segment: sums are np.add.reduceat over the groups.
     # Variances of interior and boundary come from the segment's squared deviations by the parallel-axis theorem.
     values = np.empty((len(HEATMAP_NAMES), index.size), np.float64)
@@ -90,23 +119,7 @@ def segment_features(
     var_bd = np.maximum(sq - sq_in - size_bd * (mean_bd - mean) ** 2, 0.0) / size_bd
     rel, rel_in = size / size_bd, size_in / size_bd
     stats = (mean, var, mean_in, var_in, mean_bd, var_bd, mean * rel, mean_in * rel_in, var * rel, var_in * rel_in)
-    n_stats = len(HEATMAP_STATS)
-    for k, stat in enumerate(stats):
-        out[:, k : len(HEATMAP_NAMES) * n_stats : n_stats] = stat.T
-    col = len(HEATMAP_NAMES) * n_stats
-    for values_1d in (size, size_in, size_bd, rel, rel_in):
-        out[:, col] = values_1d
-        col += 1
-    out[:, col] = segments.centroids[:, 0] / width
-    out[:, col + 1] = segments.centroids[:, 1] / height
-    out[:, col + 2 : col + 6] = segments.boxes_xyxy / np.array([width, height, width, height], np.float64)
-    col += 6
-    sem = np.ravel(semantic)
-    out[:, col : col + NUM_CLASSES] = _class_shares(slot, sem[index], n)
-    col += NUM_CLASSES
-    ring_slot, ring_index = _ring(ids, index[~inner], slot[~inner], height, width, ring_px)
-    out[:, col : col + NUM_CLASSES] = _class_shares(ring_slot, sem[ring_index], n)
-    return out
+    return stats, (size, size_in, size_bd, rel, rel_in)
 
 
 def _class_shares(slot: np.ndarray, classes: np.ndarray, n: int) -> np.ndarray:
