@@ -8,7 +8,7 @@ camera size (nearest for labels and ids, linear for the score, the mask threshol
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import cv2
@@ -18,7 +18,7 @@ from anomaly_seg.engines.base import Engine, EngineOutputs
 from anomaly_seg.errors import ConfigError, EngineError, ImageDecodeError
 from anomaly_seg.pipeline.result import Obstacles, Result, Timings
 from anomaly_seg.segments import SegmentParams, extract_segments, segment_features
-from anomaly_seg.vocabulary import REGIONS, RESOLUTIONS, ROAD_DILATION_PX
+from anomaly_seg.vocabulary import RESOLUTIONS, ROAD_DILATION_PX
 
 if TYPE_CHECKING:
     from anomaly_seg.segments import MetaClassifier, Segments
@@ -38,24 +38,20 @@ class PipelineConfig:
     meta_threshold: float = -1.0
     resolution: str = "input"
 
+    #: the segment rule of these settings, built (and validated) once by :meth:`SegmentParams.for_region`
+    segments: SegmentParams = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
-        if self.region not in REGIONS:
-            raise ConfigError(f"segment region must be one of {REGIONS}, got {self.region!r}")
         if self.resolution not in RESOLUTIONS:
             raise ConfigError(f"output resolution must be one of {RESOLUTIONS}, got {self.resolution!r}")
-        if not np.isfinite(self.threshold):
-            raise ConfigError(f"anomaly threshold must be finite, got {self.threshold!r}")
-
-    @property
-    def segment_params(self) -> SegmentParams:
-        """The segment rule these settings describe (validated by :class:`SegmentParams`)."""
-        return SegmentParams.for_region(
+        rule = SegmentParams.for_region(
             self.region,
             threshold=self.threshold,
             min_area_px=self.min_area_px,
             max_segments=self.max_segments,
             region_dilation_px=self.region_dilation_px,
         )
+        object.__setattr__(self, "segments", rule)
 
 
 def _ms(t0: float) -> float:
@@ -96,7 +92,6 @@ class Pipeline:
         if engine.batch_size != 1:
             raise ConfigError(f"the full-frame pipeline needs an engine with batch size 1, got {engine.batch_size}")
         self.buffers = FrameBuffers.allocate((net_h, net_w))  # the serial path's (process)
-        self._segment_params = config.segment_params
         if meta_classifier is None:
             self.meta_threshold = 0.0
         else:
@@ -168,7 +163,7 @@ class Pipeline:
         )
         in_h, in_w = buffers.input_size
         t0 = time.perf_counter()
-        segments = extract_segments(score, semantic, self._segment_params)
+        segments = extract_segments(score, semantic, self.config.segments)
         timings.segments_ms = _ms(t0)
 
         t0 = time.perf_counter()
