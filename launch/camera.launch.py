@@ -22,6 +22,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from anomaly_seg.ros.launch_plan import NODE_EXECUTABLE, camera_nodes, dds_environment
+from anomaly_seg.vocabulary import BACKENDS, PRECISIONS
 from launch import Action, LaunchContext, LaunchDescription
 
 PACKAGE = "anomaly_seg"
@@ -89,10 +90,12 @@ def generate_launch_description() -> LaunchDescription:
             ),
             DeclareLaunchArgument("model", default_value="", description="ONNX model (overrides model.onnx_path)"),
             DeclareLaunchArgument(
-                "backend", default_value="", description="auto|tensorrt|onnxruntime|torch (empty = params_file)"
+                "backend", default_value="", description=f"{'|'.join(BACKENDS)} (empty = params_file)"
             ),
             DeclareLaunchArgument(
-                "precision", default_value="", description="fp16|fp32 TensorRT precision (empty = params_file)"
+                "precision",
+                default_value="",
+                description=f"{'|'.join(PRECISIONS)} TensorRT precision (empty = params_file)",
             ),
             DeclareLaunchArgument(
                 "compressed",

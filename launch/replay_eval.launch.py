@@ -30,6 +30,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from anomaly_seg.ros.launch_plan import dds_environment
+from anomaly_seg.vocabulary import GROUND_TRUTH_TOPIC
 from launch import LaunchContext, LaunchDescription
 
 PACKAGE = "anomaly_seg"
@@ -128,7 +129,7 @@ def generate_launch_description() -> LaunchDescription:
             ),
             DeclareLaunchArgument(
                 "ground_truth_topic",
-                default_value="/ground_truth/anomaly",
+                default_value=GROUND_TRUTH_TOPIC,
                 description="mono8 ground truth topic in the bag (0 inlier, 1 anomaly, 255 void)",
             ),
             DeclareLaunchArgument(

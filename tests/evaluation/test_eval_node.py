@@ -30,7 +30,7 @@ NS = NODE.full_name
 
 
 def test_evaluator_default_namespace_is_where_the_node_publishes() -> None:
-    assert {name: default for name, default, _ in PARAMETERS}["outputs_namespace"] == NS == "/camera/anomaly_seg"
+    assert {spec.name: spec.default for spec in PARAMETERS}["outputs_namespace"] == NS == "/camera/anomaly_seg"
 
 
 def test_live_evaluation_counts_dropped_frames_and_writes_the_report(tmp_path: Path) -> None:
