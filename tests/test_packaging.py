@@ -66,7 +66,7 @@ def test_colcon_build_installs_launch_config_and_node(tmp_path: Path) -> None:
             assert installed.read_bytes() == source.read_bytes()
 
     (site_packages,) = (prefix / "lib").glob("python3*/site-packages")
-    for module in ("__init__.py", "py.typed", "ros/messages.py", "bags/reader.py", "cli.py"):
+    for module in ("__init__.py", "py.typed", "messages/images.py", "node_core/core.py", "bags/reader.py", "cli.py"):
         assert (site_packages / PACKAGE / module).is_file(), f"{module} missing from the installed package"
 
 

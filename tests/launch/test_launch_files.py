@@ -21,9 +21,12 @@ SHARE = object()
 
 
 def _evaluate(node: ast.expr) -> Any:
-    """Value of a default: string constants, ``share / "a" / "b"`` paths (as repo paths) and ``str(...)``."""
+    """Value of a default: string constants, names from the vocabulary, ``share / "a" / "b"`` paths (as repo paths)
+    and ``str(...)``."""
     if isinstance(node, ast.Constant):
         return node.value
+    if isinstance(node, ast.Name) and hasattr(vocabulary, node.id):
+        return getattr(vocabulary, node.id)
     if isinstance(node, ast.Name) and node.id == "share":
         return SHARE
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "str" and len(node.args) == 1:
