@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from anomaly_seg.interrupts import StopRequests
 from anomaly_seg.metrics.pixel import MeanIoU, PixelAnomalyMetrics
 from anomaly_seg.network import AnomalySegmenter
 from anomaly_seg.network.heads import GMMHead
@@ -179,33 +180,41 @@ def evaluate(
         n = min(n, opts.max_images)
     overlay_every = max(1, n // max(opts.overlays, 1))
     files: list[Path] = []
-    for i in tqdm(range(n), desc="evaluate", unit="img", disable=not opts.progress):
-        sample = dataset[i]
-        if sample.anomaly is None:
-            from anomaly_seg.errors import DatasetError
+    evaluated = 0
+    with StopRequests() as stop:
+        for i in tqdm(range(n), desc="evaluate", unit="img", disable=not opts.progress):
+            if stop.requested:
+                break
+            sample = dataset[i]
+            if sample.anomaly is None:
+                from anomaly_seg.errors import DatasetError
 
-            raise DatasetError(f"{sample.name}: sample has no anomaly ground truth")
-        gt = sample.anomaly
-        net_sample = _to_network_size(sample, model.input_size) if opts.mode == "full" else sample
-        images = torch.from_numpy(net_sample.image[None]).to(device)
-        class_logits, uem_logits = logits_at(model, images, gt.shape, opts.mode)
-        scores = {name: compute_score(name, class_logits, uem_logits)[0].cpu().numpy() for name in names}
-        for name in names:
-            if name != PRIMARY_SCORE:
-                pixel[name].update(scores[name], gt)
-        semantic = class_logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
-        uncertainty = uncertainty_maps(class_logits)[0].cpu().numpy()
-        llr = scores[PRIMARY_SCORE].astype(np.float32)
-        primary.add(llr, semantic, gt, uncertainty)
-        if sample.train_ids is not None:
-            has_train_ids = True
-            miou.update(semantic, sample.train_ids)
-        if opts.dump_predictions:
-            from training.fit_meta import Prediction, save_prediction
+                raise DatasetError(f"{sample.name}: sample has no anomaly ground truth")
+            gt = sample.anomaly
+            net_sample = _to_network_size(sample, model.input_size) if opts.mode == "full" else sample
+            images = torch.from_numpy(net_sample.image[None]).to(device)
+            class_logits, uem_logits = logits_at(model, images, gt.shape, opts.mode)
+            scores = {name: compute_score(name, class_logits, uem_logits)[0].cpu().numpy() for name in names}
+            for name in names:
+                if name != PRIMARY_SCORE:
+                    pixel[name].update(scores[name], gt)
+            semantic = class_logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
+            uncertainty = uncertainty_maps(class_logits)[0].cpu().numpy()
+            llr = scores[PRIMARY_SCORE].astype(np.float32)
+            primary.add(llr, semantic, gt, uncertainty)
+            if sample.train_ids is not None:
+                has_train_ids = True
+                miou.update(semantic, sample.train_ids)
+            if opts.dump_predictions:
+                from training.fit_meta import Prediction, save_prediction
 
-            save_prediction(out / "predictions" / f"{i:06d}.npz", Prediction(semantic, llr, uncertainty, gt))
-        if opts.overlays and i % overlay_every == 0 and i // overlay_every < opts.overlays:
-            files.append(save_overlay(out / "overlays" / f"{i:06d}.png", sample.image, semantic, llr, threshold, gt))
+                save_prediction(out / "predictions" / f"{i:06d}.npz", Prediction(semantic, llr, uncertainty, gt))
+            if opts.overlays and i % overlay_every == 0 and i // overlay_every < opts.overlays:
+                files.append(
+                    save_overlay(out / "overlays" / f"{i:06d}.png", sample.image, semantic, llr, threshold, gt)
+                )
+            evaluated += 1
+    n = evaluated
     import warnings
 
     with warnings.catch_warnings():
@@ -222,10 +231,11 @@ def evaluate(
         segment_rules=primary.rules(),
         components=primary.component_rows(),
         miou=float(miou.compute().miou) if has_train_ids else None,
-        extra=opts.extra,
+        extra={**opts.extra, "interrupted": stop.describe()} if stop.requested else opts.extra,
     )
     summary = (
-        f"{n} images, {opts.mode} mode; scores at label resolution; void pixels ignored. Pixel metrics over all "
+        (f"{stop.describe()} after {n} images: the report covers those. " if stop.requested else "")
+        + f"{n} images, {opts.mode} mode; scores at label resolution; void pixels ignored. Pixel metrics over all "
         "non-void pixels of all images (not averaged per image)."
         + (" Segments rescored with the meta classifier too." if opts.meta else "")
     )

@@ -149,3 +149,26 @@ def test_bad_options_and_existing_output_are_rejected(tmp_path: Path) -> None:
         ConvertOptions(camera_topic="camera")
     with pytest.raises(DatasetError, match="unknown dataset kind"):
         open_layout("kitti", tmp_path)
+
+
+def test_a_conversion_stopped_by_a_signal_closes_a_complete_bag_of_the_frames_written(tmp_path: Path) -> None:
+    import signal
+
+    from rosbags.rosbag2 import Reader
+
+    write_lostandfound_layout(tmp_path / "laf", 6, height=H, width=W, seed=3, sequences=1)
+    layout = open_layout("lostandfound", tmp_path / "laf")
+    load = layout.load
+
+    def load_then_signal(index: int) -> Any:
+        if index == 2:
+            signal.raise_signal(signal.SIGTERM)  # arrives while frame 2 is converted: it is still written
+        return load(index)
+
+    layout.load = load_then_signal  # type: ignore[method-assign]
+    summary = convert_dataset(layout, tmp_path / "bag", ConvertOptions(), progress=False)
+    assert (summary.interrupted, summary.exit_status) == ("interrupted (SIGTERM)", 143)
+    assert 1 <= summary.frames < 6 and summary.line().startswith("interrupted (SIGTERM): wrote")
+    with Reader(tmp_path / "bag") as reader:  # closed properly: metadata.yaml and index
+        counts = {c.topic: c.msgcount for c in reader.connections}
+    assert counts[CAMERA] == counts[GROUND_TRUTH_TOPIC] == summary.frames

@@ -60,3 +60,23 @@ def test_sliding_window_with_one_window_equals_full_frame(model: AnomalySegmente
 def test_markdown_table_formats_rows() -> None:
     table = markdown_table(["score", "AP %"], [["llr", 91.234], ["max_softmax", 12.0]])
     assert table.splitlines() == ["| score | AP % |", "|:---|---:|", "| llr | 91.23 |", "| max_softmax | 12.00 |"]
+
+
+def test_an_interrupted_evaluation_reports_the_images_it_finished(model: AnomalySegmenter, tmp_path: Path) -> None:
+    import signal
+
+    data = heldout_scenes(4, model.input_size)
+    get = data.__getitem__
+
+    class SignalAtSecond:
+        def __len__(self) -> int:
+            return 4
+
+        def __getitem__(self, i: int) -> object:
+            if i == 1:
+                signal.raise_signal(signal.SIGINT)  # image 1 is still evaluated, image 2 is not started
+            return get(i)
+
+    report = evaluate(model, SignalAtSecond(), tmp_path, EvalOptions(progress=False, overlays=0), 0.0)  # type: ignore[arg-type]
+    assert report.metrics["frames"]["evaluated"] == 2 and report.metrics["interrupted"] == "interrupted (SIGINT)"
+    assert "interrupted (SIGINT) after 2 images" in (tmp_path / "report.md").read_text()

@@ -35,6 +35,7 @@ setup(
         "numpy>=1.21",
         "opencv-python-headless>=4.5",
         "rosbags>=0.10",
+        "mcap>=1.1",  # reads MCAP bags cut short (no summary / footer) record by record
         "onnxruntime>=1.17",
         "onnx>=1.16",  # model metadata (network size, export parity) is read with it at load time
         "PyYAML>=5.4",

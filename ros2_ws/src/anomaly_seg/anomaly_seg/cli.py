@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("convert", "convert a dataset folder (Lost and Found, Fishyscapes, ...) into a rosbag2"),
     "replay": ("replay", "feed every image of a bag through the node pipeline into an output bag"),
     "evaluate": ("evaluate", "pixel and segment metrics, plots and a report from a replayed bag"),
+    "bag-repair": ("bag_repair", "write a complete copy of a bag cut short (no footer / metadata.yaml)"),
     "info": ("info", "parameters, shapes and FLOPs of a model config"),
     "download-weights": ("download_weights", "download official DINOv2 backbone weights (needs internet)"),
     "check-onnx": ("check_onnx", "checks of an exported ONNX model that need no GPU"),

@@ -20,6 +20,7 @@ from anomaly_seg import messages as rm
 from anomaly_seg.bags.writer import BagWriter, Storage
 from anomaly_seg.datasets import DatasetLayout, Intrinsics, inlier_or_void, read_intrinsics, read_timestamp_ns
 from anomaly_seg.errors import ConfigError, DatasetError
+from anomaly_seg.interrupts import StopRequests
 from anomaly_seg.vocabulary import GROUND_TRUTH_TOPIC
 
 DEFAULT_CAMERA_TOPIC: Final = "/camera/image_raw"
@@ -80,12 +81,17 @@ class ConvertSummary:
     topics: dict[str, str] = field(default_factory=dict)
     first_stamp_ns: int = 0
     last_stamp_ns: int = 0
+    #: "" or why the conversion stopped early, e.g. "interrupted (SIGTERM)"
+    interrupted: str = ""
+    exit_status: int = 0
 
     def line(self) -> str:
         """One-line summary for the command line."""
         span = (self.last_stamp_ns - self.first_stamp_ns) / 1e9
+        stopped = f"{self.interrupted}: " if self.interrupted else ""
         return (
-            f"wrote {self.frames} frames ({self.ground_truth} with ground truth, {self.camera_info} camera_info, "
+            f"{stopped}wrote {self.frames} frames ({self.ground_truth} with ground truth, "
+            f"{self.camera_info} camera_info, "
             f"stamps: {self.stamps}, {span:.1f} s) to {self.bag} ({self.storage}); topics: "
             + ", ".join(f"{t} [{m.rsplit('/', 1)[-1]}]" for t, m in self.topics.items())
         )
@@ -149,9 +155,11 @@ def convert_dataset(
     image_topic = image_topic_for(opts.camera_topic, opts.compressed)
     info_topic = camera_info_topic(opts.camera_topic)
     summary = ConvertSummary(Path(out), opts.storage, 0, 0, 0, stamp_source)
-    with BagWriter(out, opts.storage, typestore=store) as bag:
+    with StopRequests() as stop, BagWriter(out, opts.storage, typestore=store) as bag:
         bag.add_topic(image_topic, COMPRESSED_TYPE if opts.compressed else IMAGE_TYPE)
         for index in tqdm(order, desc=f"convert {layout.name}", unit="frame", disable=not progress):
+            if stop.requested:
+                break
             frame = layout.load(index)
             item = layout.items[index]
             header = rm.header_from_ns(factory, stamps[index], opts.frame_id)
@@ -175,8 +183,10 @@ def convert_dataset(
                 bag.write_stamped(info_topic, info)
                 summary.camera_info += 1
             summary.frames += 1
+            summary.last_stamp_ns = stamps[index]
         summary.topics = bag.topics
-    summary.first_stamp_ns, summary.last_stamp_ns = stamps[order[0]], stamps[order[-1]]
+    summary.interrupted, summary.exit_status = stop.describe(), stop.exit_status
+    summary.first_stamp_ns = stamps[order[0]]
     if log is not None:
         log(summary.line())
     return summary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal
@@ -42,7 +43,9 @@ class BagWriter:
     ...     bag.add_topic("/camera/image_raw", "sensor_msgs/msg/Image")
     ...     bag.write("/camera/image_raw", stamp_ns, image_msg)
 
-    On an exception inside the ``with`` block the bag is closed without its index and metadata.
+    The bag is closed with its index and ``metadata.yaml`` however the block ends: normally, on an exception or on
+    an interruption (KeyboardInterrupt, or SIGTERM where the CLI turns it into one), so it holds, readable, every
+    message written before.
     """
 
     def __init__(self, path: str | Path, storage: Storage = "mcap", *, typestore: Typestore | None = None) -> None:
@@ -70,8 +73,10 @@ class BagWriter:
     ) -> None:
         self._open = False
         try:
-            self._writer.__exit__(exc_type, exc, tb)
+            self._writer.close()
         except Exception as error:
+            with suppress(Exception):
+                self._writer.abort()
             if exc_type is None:
                 raise BagError(f"cannot finish bag {self.path}: {error}") from error
 
@@ -116,6 +121,16 @@ class BagWriter:
             data = self.typestore.serialize_cdr(msg, conn.msgtype)
         except Exception as exc:
             raise BagError(f"bag {self.path}: cannot serialise {conn.msgtype} for {topic}: {exc}") from exc
+        try:
+            self._writer.write(conn, int(timestamp_ns), data)
+        except Exception as exc:
+            raise BagError(f"bag {self.path}: cannot write {topic}: {exc}") from exc
+
+    def write_raw(self, topic: str, timestamp_ns: int, data: bytes) -> None:
+        """Write an already serialised (CDR) message on ``topic``, e.g. copied from another bag."""
+        conn = self._connections.get(topic)
+        if conn is None:
+            raise BagError(f"bag {self.path}: topic {topic} was not added (known: {sorted(self._connections)})")
         try:
             self._writer.write(conn, int(timestamp_ns), data)
         except Exception as exc:

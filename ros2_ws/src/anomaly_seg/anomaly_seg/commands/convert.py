@@ -48,4 +48,4 @@ def run(args: argparse.Namespace) -> int:
     layout = open_layout(args.kind, args.src, args.split)
     summary = convert_dataset(layout, args.out, options)
     print(summary.line())
-    return 0
+    return summary.exit_status

@@ -28,6 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node-name", default="anomaly_seg", help="outputs go to /<node-name>/output/...")
     parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap", help="output storage plugin")
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0 = default)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted replay into the same OUTBAG: frames already there are skipped by stamp",
+    )
 
 
 def load_params(path: str | None, node_name: str, overrides: dict[str, object]) -> NodeParams:
@@ -73,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         node_name=args.node_name,
         storage=args.storage,
         mode=args.mode,
+        resume=args.resume,
     )
     fps = summary.frames_in / summary.wall_s if summary.wall_s > 0 else 0.0
     print(
@@ -80,4 +86,4 @@ def run(args: argparse.Namespace) -> int:
     )
     for line in summary.lines():
         print(line)
-    return 0
+    return summary.exit_status

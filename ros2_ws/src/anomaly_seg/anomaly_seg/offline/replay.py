@@ -6,6 +6,11 @@ slot: nothing is dropped, so frames in = frames processed + frames rejected. Out
 ``camera_info`` are copied through unchanged, so the output bag alone is enough for ``anomaly-seg evaluate``.
 Rejected frames (bad encoding, corrupt data, engine errors) are counted by reason; they are data problems,
 not crashes.
+
+SIGINT / SIGTERM stop the replay after the frame in progress: the output bag is closed with its index and
+``metadata.yaml`` and holds every frame processed so far. ``resume=True`` continues such a run: the output's
+messages are kept (read up to the cut even if the bag was never closed), frames whose outputs are all there are
+skipped by stamp, and the rest are processed into a new complete bag that replaces the old one.
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ from typing import Any, Final
 
 from anomaly_seg import messages as rm
 from anomaly_seg import vocabulary
-from anomaly_seg.bags.reader import IMAGE_MSGTYPES, list_topics, message_count, read_messages
+from anomaly_seg.bags.reader import IMAGE_MSGTYPES, list_topics, message_count, read_messages, read_raw_messages
 from anomaly_seg.bags.writer import BagWriter, Storage
 from anomaly_seg.engines.base import Engine
 from anomaly_seg.errors import BagError, ConfigError
+from anomaly_seg.interrupts import StopRequests
 from anomaly_seg.node_core import core
 from anomaly_seg.node_core.params import NodeParams
 from anomaly_seg.vocabulary import GROUND_TRUTH_TOPIC
@@ -66,6 +72,11 @@ class ReplaySummary:
     rejected: dict[str, int] = field(default_factory=dict)
     copied: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
+    #: frames already in the output of an interrupted run (``resume``), skipped
+    resumed: int = 0
+    #: "" or why the replay stopped early, e.g. "interrupted (SIGINT)"
+    interrupted: str = ""
+    exit_status: int = 0
 
     @property
     def rejected_total(self) -> int:
@@ -75,7 +86,14 @@ class ReplaySummary:
     def lines(self) -> list[str]:
         """The closing lines: ``frames in: N, processed: M, rejected: K``, then one line per rejection reason."""
         out = [f"frames in: {self.frames_in}, processed: {self.processed}, rejected: {self.rejected_total}"]
+        if self.resumed:
+            out[0] += f", already in the output (resumed): {self.resumed}"
         out += [f"  rejected ({reason}): {n}" for reason, n in sorted(self.rejected.items())]
+        if self.interrupted:
+            out.append(
+                f"{self.interrupted}: the output bag is complete up to here ({self.resumed + self.processed} frames "
+                "with outputs); `anomaly-seg replay ... --resume` continues it"
+            )
         return out
 
 
@@ -103,11 +121,13 @@ def replay_bag(
     mode: str | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    resume: bool = False,
 ) -> ReplaySummary:
     """Replay every image of ``camera_topic`` (default: the bag's only image topic) through NodeCore into ``out``.
 
     Raises BagError when the input cannot be read or the output cannot be written, ConfigError for a model
-    that does not fit ``mode``; bad frames are counted in the summary, never raised.
+    that does not fit ``mode``; bad frames are counted in the summary, never raised. ``resume``: continue the
+    interrupted replay whose output is ``out`` (see the module docstring); without it ``out`` must not exist.
     """
     from tqdm import tqdm
 
@@ -131,14 +151,30 @@ def replay_bag(
     node = core.NodeCore(params, engine, factory, clock, name=node_name)
     summary = ReplaySummary(bag, out, camera, engine.name)
     expected_size = engine.input_size if exported_mode == "sliding" else None
+    previous = _PreviousOutput.read(out, node_name) if resume and out.exists() else None
+    target = out.with_name(out.name + ".resuming") if previous is not None else out
+    if previous is not None and target.exists():
+        raise BagError(f"{target} exists (left by an earlier --resume); remove it and resume again")
     t_start = time.perf_counter()
-    with BagWriter(out, storage, typestore=store) as writer:
+    with StopRequests() as stop, BagWriter(target, storage, typestore=store) as writer:
         output = _OutputBag(writer, node, node_name, copy)
+        if previous is not None:
+            previous.copy_into(writer, output)
         bar = tqdm(total=total, desc=f"replay {engine.name}", unit="frame", disable=not progress)
+        last_frame_ns = -1  # receive time of the last camera message taken
         for message in read_messages(bag, [camera, *copy], typestore=store):
+            if stop.requested and (message.topic == camera or message.timestamp_ns > last_frame_ns):
+                break  # what belongs to the frames taken (ground truth at their time) is still copied
+            if message.topic == camera:
+                last_frame_ns = message.timestamp_ns
             if message.topic != camera:
-                writer.write(message.topic, message.timestamp_ns, message.msg)
-                summary.copied[message.topic] = summary.copied.get(message.topic, 0) + 1
+                if previous is None or (message.topic, message.timestamp_ns) not in previous.copied:
+                    writer.write(message.topic, message.timestamp_ns, message.msg)
+                    summary.copied[message.topic] = summary.copied.get(message.topic, 0) + 1
+                continue
+            if previous is not None and rm.stamp_to_ns(message.msg.header.stamp) in previous.done:
+                summary.resumed += 1
+                bar.update(1)
                 continue
             summary.frames_in += 1
             if expected_size is not None:
@@ -147,6 +183,9 @@ def replay_bag(
             bar.update(1)
         bar.close()
         output.close()
+    summary.interrupted, summary.exit_status = stop.describe(), stop.exit_status
+    if previous is not None:
+        _replace(out, target)
     stats = node.stats()
     summary.processed = stats.frames_processed
     summary.rejected = dict(stats.errors)
@@ -155,6 +194,56 @@ def replay_bag(
         for line in summary.lines():
             log(line)
     return summary
+
+
+@dataclass
+class _PreviousOutput:
+    """The output bag of an interrupted replay: its raw messages, the stamps whose outputs are all there, and the
+    copied (topic, receive time) pairs."""
+
+    path: Path
+    node_name: str
+    done: set[int]
+    copied: set[tuple[str, int]]
+
+    @classmethod
+    def read(cls, path: Path, node_name: str) -> _PreviousOutput:
+        per_frame = {output_topic(node_name, topic) for topic in vocabulary.OUTPUT_TYPES}
+        seen: dict[int, int] = {}
+        copied: set[tuple[str, int]] = set()
+        for raw in read_raw_messages(path):
+            if raw.topic in per_frame:
+                seen[raw.timestamp_ns] = seen.get(raw.timestamp_ns, 0) + 1
+            elif not raw.topic.startswith(f"/{node_name.strip('/')}/") and raw.topic != vocabulary.TOPIC_DIAGNOSTICS:
+                copied.add((raw.topic, raw.timestamp_ns))
+        done = {stamp for stamp, n in seen.items() if n == len(per_frame)}
+        return cls(path, node_name, done, copied)
+
+    def copy_into(self, writer: BagWriter, output: _OutputBag) -> None:
+        """Every message of the complete frames, the copied topics and the node's latched / periodic topics."""
+        per_frame = {output_topic(self.node_name, topic) for topic in vocabulary.OUTPUT_TYPES}
+        topics = list_topics(self.path)
+        for raw in read_raw_messages(self.path):
+            if raw.topic in per_frame and raw.timestamp_ns not in self.done:
+                continue  # a frame without all its outputs (a run killed mid-frame) is processed again
+            writer.add_topic(raw.topic, topics[raw.topic], latched=raw.topic == output.label_info_topic)
+            writer.write_raw(raw.topic, raw.timestamp_ns, raw.raw)
+            if raw.topic == output.label_info_topic:
+                output.next_diagnostics = raw.timestamp_ns + DIAGNOSTICS_PERIOD_NS
+            if raw.topic in per_frame:
+                output.last_stamp = max(output.last_stamp, raw.timestamp_ns)
+
+
+def _replace(out: Path, new: Path) -> None:
+    """Put the completed bag ``new`` in the place of the interrupted ``out`` (old one removed only afterwards)."""
+    import shutil
+
+    old = out.with_name(out.name + ".interrupted")
+    if old.exists():
+        shutil.rmtree(old)
+    out.rename(old)
+    new.rename(out)
+    shutil.rmtree(old)
 
 
 class _SimClock:
