@@ -197,8 +197,8 @@ def test_missing_and_corrupt_bags_raise_bag_error_naming_the_path(tmp_path: Path
 
     bad_yaml = write_bag(tmp_path / "bad_yaml", sample_messages()[:2])
     (bad_yaml / "metadata.yaml").write_text("rosbag2_bagfile_information: [unbalanced\n")
-    with pytest.raises(BagError, match="cannot open bag"):
-        list(read_messages(bad_yaml))
+    # the index is broken, the data file is whole: read from the data file, with a warning (bags/recover.py)
+    assert len(list(read_messages(bad_yaml))) == 2
 
     storages: list[tuple[Storage, str]] = [("mcap", "*.mcap"), ("sqlite3", "*.db3")]
     for storage, suffix in storages:
