@@ -20,6 +20,13 @@ $(VENV)/.installed: requirements/lock.txt $(PKG)/setup.py
 
 venv: $(VENV)/.installed
 
+# TensorRT's published stubs, for mypy only: outside sys.path (they must not import as `tensorrt`), made parseable.
+STUBS := $(VENV)/typing-stubs
+$(STUBS)/.installed: $(VENV)/.installed requirements/fix_tensorrt_stubs.py
+	$(PY) -m pip install --quiet --no-deps --upgrade --target $(STUBS) -c requirements/lock.txt tensorrt-stubs
+	$(PY) requirements/fix_tensorrt_stubs.py $(STUBS)
+	touch $@
+
 # ROS 2 Jazzy from PyPI wheels (CPython 3.11) + vision_msgs built from anomaly_seg/interfaces; nothing to source.
 INTERFACES := $(wildcard $(PKG)/anomaly_seg/interfaces/*/msg/*.msg $(PKG)/anomaly_seg/interfaces/*/*.txt)
 $(VENV)/.ros-installed: $(VENV)/.installed requirements/ros.txt ros2_ws/install_ros.sh $(INTERFACES)
@@ -32,11 +39,11 @@ demo: venv
 	$(VENV)/bin/anomaly-seg demo --out demo_output
 
 lint: venv
-	$(VENV)/bin/ruff check $(PKG)/anomaly_seg training tests benchmarks models launch
-	$(VENV)/bin/ruff format --check $(PKG)/anomaly_seg training tests benchmarks models launch
+	$(VENV)/bin/ruff check $(PKG)/anomaly_seg training tests benchmarks models launch requirements
+	$(VENV)/bin/ruff format --check $(PKG)/anomaly_seg training tests benchmarks models launch requirements
 	$(VENV)/bin/lint-imports
 
-typecheck: ros
+typecheck: ros $(STUBS)/.installed
 	$(VENV)/bin/mypy
 
 pytest: ros

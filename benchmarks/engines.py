@@ -77,9 +77,11 @@ def main(argv: list[str] | None = None) -> int:
                 engines.append(("onnxruntime cuda fp32", partial(ort_cuda.infer, image)))
             if tensorrt_available()[0]:
                 from anomaly_seg.engines.tensorrt_backend import TensorRTEngine, ensure_engine
+                from training.export import write_precision
 
+                write_precision(onnx_path, "fp16", None, log=lambda _: None)
                 trt_engine = TensorRTEngine(ensure_engine(onnx_path, "fp16"))
-                engines.append(("tensorrt fp16", partial(trt_engine.infer, image)))
+                engines.append(("tensorrt fp16 (strongly typed)", partial(trt_engine.infer, image)))
             timings = {}
             for label, fn in engines:
                 timings[label] = median_ms(fn, args.runs)

@@ -19,7 +19,7 @@
 #   MODEL [/models/model.onnx]   ONNX model (engine cached beside it as model.<precision>.engine) or a
 #                                prebuilt .engine
 #   BACKEND [tensorrt]           tensorrt | onnxruntime | torch | auto
-#   PRECISION [fp16]             fp16 | fp32, TensorRT build precision
+#   PRECISION [fp16]             fp16 | fp32 | int8: builds MODEL's <stem>.<precision>.onnx (export --precision)
 #   CAMERAS [/camera/image_raw]  comma-separated image topics, or a launch list such as "['/a', '/b']"
 #   USE_RVIZ [false]             true starts RViz from the launch file (needs a display)
 #   FORCE_ENGINE_UPDATE [0]      1 rebuilds the engine even when the cached one matches
@@ -121,7 +121,7 @@ selftest_once() {
 
 prepare_model() {
     case $BACKEND in tensorrt | onnxruntime | torch | auto) ;; *) die "BACKEND='$BACKEND': use tensorrt, onnxruntime, torch or auto" ;; esac
-    case $PRECISION in fp16 | fp32) ;; *) die "PRECISION='$PRECISION': use fp16 or fp32" ;; esac
+    case $PRECISION in fp16 | fp32 | int8) ;; *) die "PRECISION='$PRECISION': use fp16, fp32 or int8" ;; esac
     [[ -f $MODEL ]] || die "model '$MODEL' not found: mount the model folder (compose: MODEL_DIR) and set MODEL"
     local model_dir target=$MODEL
     model_dir=$(dirname -- "$MODEL")

@@ -8,7 +8,9 @@ parses opset 18-20. ``opset=17`` down-converts with ``onnx.version_converter`` f
 
 Export then (1) writes ``anomaly_seg.*`` metadata, (2) checks the graph (``onnx.checker`` full check),
 (3) runs it with ONNX Runtime on the golden inputs, compares with the torch model (parity stored in the
-metadata) and (4) writes the golden reference outputs for the on-target self-test.
+metadata) and (4) writes the golden reference outputs for the on-target self-test. ``precision="fp16"`` or
+``"int8"`` also writes ``<stem>.fp16.onnx`` / ``<stem>.int8.onnx`` next to the fp32 model
+(:mod:`anomaly_seg.artifacts.precision`) and measures it against the fp32 golden outputs.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 import subprocess
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,13 +26,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from anomaly_seg.artifacts.golden import default_golden_dir, golden_images, write_golden
+from anomaly_seg.artifacts.golden import check_against_golden, default_golden_dir, golden_images, write_golden
 from anomaly_seg.artifacts.parity import TOLERANCES, Comparison, compare, merge
+from anomaly_seg.artifacts.precision import fp32_node_names
 from anomaly_seg.engines.base import INPUT_NAME, OUTPUT_NAMES, EngineOutputs
-from anomaly_seg.engines.fp32_layers import fp32_node_names
 from anomaly_seg.engines.metadata import KEY_EXPORT_PARITY, KEY_FP32_NODES, ModelMetadata
 from anomaly_seg.errors import ConfigError, ModelFileError
-from anomaly_seg.vocabulary import MODES
+from anomaly_seg.vocabulary import MODES, PRECISIONS
 
 DEFAULT_OPSET = 18
 _PROTOBUF_LIMIT = 2**31 - 2**26  # stay clear of protobuf's 2 GiB message limit
@@ -45,6 +47,10 @@ class ExportResult:
     parity: Comparison
     parity_passed: bool
     node_counts: dict[str, int]
+    #: the fp16 / int8 model (None for fp32), and its outputs against the fp32 golden outputs
+    precision_path: Path | None = None
+    precision_parity: Comparison | None = None
+    precision_passed: bool = True
 
 
 def git_revision(repo: Path | None = None) -> str:
@@ -162,11 +168,18 @@ def export_model(
     seed: int = 0,
     log: Callable[[str], None] = print,
     cases: tuple[str, ...] | None = None,
+    precision: str = "fp32",
+    calibration: Iterable[np.ndarray] | None = None,
 ) -> ExportResult:
     """Export, verify torch vs ONNX Runtime parity on the golden inputs, store parity + golden outputs.
 
     ``cases`` limits the golden inputs (default: all of :data:`anomaly_seg.artifacts.golden.CASES`).
+    ``precision`` fp16 / int8 also writes that model next to ``out`` (int8 needs ``calibration`` frames).
     """
+    if precision not in PRECISIONS:
+        raise ConfigError(f"--precision must be one of {'|'.join(PRECISIONS)}, got {precision!r}")
+    if precision == "int8" and calibration is None:
+        raise ConfigError("--precision int8 needs --calibration DIR_OR_BAG (camera frames to calibrate on)")
     from anomaly_seg.engines.onnxruntime_backend import OnnxRuntimeEngine
 
     out = Path(out)
@@ -187,7 +200,37 @@ def export_model(
 
     ort_engine = OnnxRuntimeEngine(out, providers=["CPUExecutionProvider"], check_finite=False)
     write_golden(golden, ort_engine, images, {"onnx_sha256": sha256_file(out), "onnx": out.name, "seed": seed})
-    return ExportResult(out, golden, parity, passed, node_counts(out))
+    result = ExportResult(out, golden, parity, passed, node_counts(out))
+    if precision == "fp32":
+        return result
+    reduced = write_precision(out, precision, calibration, log)
+    engine = OnnxRuntimeEngine(reduced, providers=["CPUExecutionProvider"], check_finite=False)
+    measured = merge([c for _, c in check_against_golden(engine, golden)])
+    return replace(
+        result,
+        precision_path=reduced,
+        precision_parity=measured,
+        precision_passed=measured.passed(TOLERANCES[precision]),
+    )
+
+
+def write_precision(
+    fp32_path: Path, precision: str, calibration: Iterable[np.ndarray] | None, log: Callable[[str], None] = print
+) -> Path:
+    """``<stem>.fp16.onnx`` or ``<stem>.int8.onnx`` next to the fp32 export (:mod:`anomaly_seg.artifacts.precision`)."""
+    import onnx
+
+    from anomaly_seg.artifacts.precision import to_fp16, to_int8
+
+    target = fp32_path.with_name(f"{fp32_path.stem}.{precision}.onnx")
+    if precision == "fp16":
+        log(f"converting to fp16 (fp32 islands: normalisation, GMM heads, score tail) -> {target.name}")
+        onnx.save(to_fp16(onnx.load(str(fp32_path))), str(target))
+    else:
+        assert calibration is not None
+        log(f"quantizing to int8 (Q/DQ, calibrating on camera frames) -> {target.name}")
+        to_int8(fp32_path, target, calibration)
+    return target
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -110,3 +110,14 @@ def test_official_import_peaks_below_the_naive_load() -> None:
     }
     naive = table["plain torch.load + build model + copy (no mmap)"]
     assert table["import-official (restricted, mmap, strict map, write)"] < 0.8 * naive
+
+
+def test_precision_table_compares_fp16_and_int8_with_fp32() -> None:
+    lines = run_script(
+        "precision.py", "--config", "models/configs/tiny.yaml", "--images", "3", "--calibration-frames", "2"
+    )
+    rows = {line.split("|")[0].strip(): [c.strip() for c in line.split("|")] for line in lines if "|" in line}
+    assert {"fp32", "fp16", "int8"} <= set(rows)
+    assert float(rows["fp32"][2]) == 0.0 and float(rows["fp32"][3]) == 100.0  # fp32 against itself
+    assert "float16" in rows["fp16"][1] and "int8" in rows["int8"][1]
+    assert float(rows["fp16"][3]) > 95.0  # class agreement of the fp16 graph (random weights)

@@ -236,7 +236,7 @@ def test_a_launch_list_literal_for_cameras_is_passed_through(box: Sandbox) -> No
         ({"CAMERAS": "/front cam/image"}, "not a valid ROS topic name"),
         ({"CAMERAS": " , "}, "CAMERAS is empty"),
         ({"BACKEND": "tensorflow"}, "BACKEND='tensorflow'"),
-        ({"PRECISION": "int8"}, "PRECISION='int8'"),
+        ({"PRECISION": "bf16"}, "PRECISION='bf16'"),
         ({"MODEL": "/nonexistent/model.onnx"}, "model '/nonexistent/model.onnx' not found"),
     ],
 )

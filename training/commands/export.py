@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from anomaly_seg.vocabulary import MODES
+from anomaly_seg.vocabulary import MODES, PRECISIONS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +19,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--golden", help="golden set folder (default: <out>.golden)")
     parser.add_argument("--score-threshold", type=float, help="suggested anomaly threshold stored in the metadata")
     parser.add_argument("--seed", type=int, default=0, help="seed of the golden inputs")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="also write <out stem>.fp16.onnx (fp32 islands) or .int8.onnx (Q/DQ) next to the fp32 model",
+    )
+    parser.add_argument("--calibration", metavar="DIR_OR_BAG", help="int8: camera frames (image folder or bag)")
+    parser.add_argument("--calibration-frames", type=int, default=64, help="int8: how many frames to calibrate on")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,8 +44,22 @@ def run(args: argparse.Namespace) -> int:
             f"!! for plumbing, engine builds and benchmarks.\n{banner}",
             file=sys.stderr,
         )
+    calibration = None
+    if args.calibration:
+        from training.calibration import calibration_frames
+
+        calibration = calibration_frames(args.calibration, source.size, args.batch, args.calibration_frames)
     result = export_model(
-        source.module, args.out, source.size, source.metadata, args.batch, args.opset, args.golden, args.seed
+        source.module,
+        args.out,
+        source.size,
+        source.metadata,
+        args.batch,
+        args.opset,
+        args.golden,
+        args.seed,
+        precision=args.precision,
+        calibration=calibration,
     )
     p = result.parity
     print(
@@ -55,4 +77,11 @@ def run(args: argparse.Namespace) -> int:
         f"exported {result.onnx_path} ({source.metadata.mode}, {source.size[0]}x{source.size[1]}, batch "
         f"{args.batch}, {weights}); golden set in {result.golden_dir}"
     )
-    return 0 if result.parity_passed else 1
+    if result.precision_path is not None and result.precision_parity is not None:
+        q = result.precision_parity
+        print(
+            f"{args.precision} model {result.precision_path}: vs fp32 golden outputs score max abs "
+            f"{q.score_max_abs:.2e} (scale {q.score_scale:.3g}), uncertainty max abs {q.uncertainty_max_abs:.2e}, "
+            f"class agreement {100 * q.semantic_agreement:.3f} % -> {'PASS' if result.precision_passed else 'FAIL'}"
+        )
+    return 0 if result.parity_passed and result.precision_passed else 1

@@ -44,7 +44,7 @@ setup(
     ],
     extras_require={
         # torch is pinned by the Makefile (CPU wheel); it is never pulled in implicitly here.
-        "torch": ["onnxscript>=0.1", "safetensors>=0.4"],
+        "torch": ["onnxscript>=0.1", "safetensors>=0.4", "onnxconverter-common>=1.14"],  # export incl. fp16 models
         "train": ["scikit-learn>=1.3", "scipy>=1.10", "pycocotools>=2.0.7", "tensorboard>=2.14"],
     },
     zip_safe=False,

@@ -54,8 +54,9 @@ BACKEND_AUTO: Final = "auto"
 RUNTIME_BACKENDS: Final = ("tensorrt", "onnxruntime", "torch")
 BACKENDS: Final = (BACKEND_AUTO, *RUNTIME_BACKENDS)
 """``model.backend`` / ``--backend``: auto = TensorRT if available, else ONNX Runtime."""
-PRECISIONS: Final = ("fp16", "fp32")
-"""Engine build precision (TensorRT; torch on CUDA)."""
+PRECISIONS: Final = ("fp16", "fp32", "int8")
+"""Model precision: the types of the exported ONNX (``model.onnx`` fp32, ``model.fp16.onnx``, ``model.int8.onnx``),
+which the strongly typed TensorRT engine built from it keeps."""
 MODES: Final = ("full", "sliding")
 """Full frame (resize to the network size, the real-time default) or sliding window (the accuracy mode)."""
 ENGINE_SHARING: Final = ("round_robin", "batched")

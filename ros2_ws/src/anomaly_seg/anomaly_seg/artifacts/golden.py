@@ -20,6 +20,7 @@ import numpy as np
 from anomaly_seg.artifacts.parity import Comparison, compare
 from anomaly_seg.engines.base import Engine, EngineOutputs
 from anomaly_seg.errors import ModelFileError
+from anomaly_seg.vocabulary import PRECISIONS
 
 MANIFEST = "manifest.json"
 CASES = ("random_uniform", "random_smooth", "gradient", "checkerboard", "constant_extremes")
@@ -68,12 +69,13 @@ class GoldenCase:
 
 
 def default_golden_dir(model_path: str | Path) -> Path:
-    """``model.onnx`` -> ``model.onnx.golden``; an engine's golden set is its ONNX's (same stem)."""
+    """``model.onnx`` -> ``model.onnx.golden``: the fp32 export's golden set, which ``model.fp16.onnx``,
+    ``model.int8.onnx`` and their engines (``model.fp16.engine``) are checked against too."""
     path = Path(model_path)
-    if path.suffix == ".engine":  # model.fp16.engine -> model.onnx.golden
-        stem = path.stem.rsplit(".", 1)[0] if path.stem.endswith((".fp16", ".fp32")) else path.stem
-        path = path.with_name(stem + ".onnx")
-    return path.with_name(path.name + ".golden")
+    stem = path.stem
+    for precision in PRECISIONS:
+        stem = stem.removesuffix(f".{precision}")
+    return path.with_name(stem + ".onnx.golden")
 
 
 def write_golden(

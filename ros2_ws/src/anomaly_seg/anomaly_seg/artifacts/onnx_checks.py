@@ -214,13 +214,13 @@ def fp16_checks(
             (
                 f"{len(ln_large)}/{len(ln_inputs)} above: "
                 + ", ".join(f"{s.name}={s.max_abs:.3g}" for s in ln_large[:4])
-                + " (TensorRT fp16 builds keep normalisation layers in fp32)"
+                + " (fp16 exports keep normalisation layers in fp32)"
             )
             if ln_large
             else f"{len(ln_inputs)} LayerNormalization inputs within range",
         ),
     ]
-    from anomaly_seg.engines.fp32_layers import fp32_node_names
+    from anomaly_seg.artifacts.precision import fp32_node_names
     from anomaly_seg.engines.metadata import KEY_FP32_NODES
 
     listed = set(json.loads({p.key: p.value for p in model.metadata_props}.get(KEY_FP32_NODES, "[]")))
@@ -229,11 +229,11 @@ def fp16_checks(
         unlisted = gmm_nodes - listed
         rows.append(
             CheckResult(
-                "GMM head kept fp32 (TensorRT fp16)",
+                "GMM head kept fp32 (fp16 export)",
                 "FAIL" if unlisted else "PASS",
                 f"{len(unlisted)} GMM-head nodes missing from the {KEY_FP32_NODES} metadata (re-export)"
                 if unlisted
-                else f"{len(listed)} nodes listed in {KEY_FP32_NODES}; fp16 engines build them in fp32",
+                else f"{len(listed)} nodes listed in {KEY_FP32_NODES}; fp16 exports keep them in fp32",
             )
         )
     return rows, sorted(overflow + ln_large + non_finite, key=lambda s: -s.max_abs)

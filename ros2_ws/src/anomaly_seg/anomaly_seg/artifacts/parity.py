@@ -26,6 +26,9 @@ class Tolerance:
 TOLERANCES: dict[str, Tolerance] = {
     "fp32": Tolerance(score_rel=1e-3, uncertainty_abs=1e-3, min_agreement=0.999),
     "fp16": Tolerance(score_rel=2e-2, uncertainty_abs=2e-2, min_agreement=0.99),
+    # int8 changes the numbers on purpose: this catches a broken quantization; its accuracy change is measured
+    # on held-out scenes (BENCHMARKS.md), not here
+    "int8": Tolerance(score_rel=0.3, uncertainty_abs=1.0, min_agreement=0.9),
 }
 
 

@@ -2,7 +2,9 @@
 
 Structure (onnx.checker, static shapes, I/O contract, opset), operators against the TensorRT parser
 table, parity (torch vs ONNX Runtime with --checkpoint/--torch-config, else the stored golden outputs),
-and with --fp16 the activation ranges that decide whether an fp16 engine is safe.
+and with --fp16 the activation ranges that decide whether an fp16 engine is safe. An fp16 or int8 export
+(``model.fp16.onnx``, ``model.int8.onnx``) is compared with the fp32 export's golden outputs within its precision's
+tolerance (score error relative to the largest |score|, uncertainty error, class agreement).
 """
 
 from __future__ import annotations
@@ -28,13 +30,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _parity_rows(args: argparse.Namespace, model: Path) -> list[CheckResult]:
     from anomaly_seg.artifacts.golden import check_against_golden, default_golden_dir, golden_images
     from anomaly_seg.artifacts.parity import TOLERANCES, compare, merge
-    from anomaly_seg.engines.metadata import KEY_EXPORT_PARITY, read_onnx_props
+    from anomaly_seg.engines.metadata import KEY_EXPORT_PARITY, KEY_PRECISION, read_onnx_props
     from anomaly_seg.engines.onnxruntime_backend import OnnxRuntimeEngine
 
     rows = []
-    tol = TOLERANCES["fp32"]
-    stored = read_onnx_props(model).get(KEY_EXPORT_PARITY)
-    if stored:
+    props = read_onnx_props(model)
+    precision = props.get(KEY_PRECISION, "fp32")
+    tol = TOLERANCES[precision]
+    stored = props.get(KEY_EXPORT_PARITY)
+    if stored and precision == "fp32":
         rec = json.loads(stored)
         status = "PASS" if rec.get("passed") else "FAIL"
         rows.append(CheckResult("export parity (metadata)", status, _fmt(rec) + f", vs {rec.get('reference', '?')}"))
@@ -68,7 +72,9 @@ def _parity_rows(args: argparse.Namespace, model: Path) -> list[CheckResult]:
     if golden.is_dir():
         result = merge([c for _, c in check_against_golden(engine, golden)])
         status = "PASS" if result.passed(tol) else "FAIL"
-        rows.append(CheckResult("golden outputs (ORT CPU)", status, _fmt(result.to_dict()) + f", {golden.name}"))
+        label = "golden outputs (ORT CPU)" if precision == "fp32" else f"{precision} vs fp32 golden outputs (ORT CPU)"
+        limits = f"; limits: score {tol.score_rel:g} x max|score|, agreement >= {100 * tol.min_agreement:g} %"
+        rows.append(CheckResult(label, status, _fmt(result.to_dict()) + f", {golden.name}" + limits))
     else:
         rows.append(CheckResult("golden outputs", "SKIP", f"no golden set at {golden}"))
     return rows

@@ -78,9 +78,10 @@ class CacheDecision:
 
 
 def engine_paths(onnx_path: str | Path, precision: str) -> tuple[Path, Path]:
-    """``model.onnx`` -> (``model.fp16.engine``, ``model.fp16.engine.json``)."""
+    """``model.onnx`` or ``model.fp16.onnx`` -> (``model.fp16.engine``, ``model.fp16.engine.json``)."""
     onnx_path = Path(onnx_path)
-    engine = onnx_path.with_name(f"{onnx_path.stem}.{precision}.engine")
+    stem = onnx_path.stem.removesuffix(f".{precision}")
+    engine = onnx_path.with_name(f"{stem}.{precision}.engine")
     return engine, sidecar_path(engine)
 
 

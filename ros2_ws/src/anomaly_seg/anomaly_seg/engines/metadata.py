@@ -31,7 +31,8 @@ KEY_CHECKPOINT = PREFIX + "checkpoint"  # file name of the weights, or "random"
 KEY_GIT_REVISION = PREFIX + "git_revision"
 KEY_TORCH_VERSION = PREFIX + "torch_version"
 KEY_EXPORT_PARITY = PREFIX + "export_parity"  # JSON: torch vs ONNX Runtime errors measured at export
-KEY_FP32_NODES = PREFIX + "fp32_nodes"  # JSON list: nodes that fp16 TensorRT builds keep in fp32 (GMM heads)
+KEY_FP32_NODES = PREFIX + "fp32_nodes"  # JSON list: GMM-head nodes an fp16 graph keeps in fp32
+KEY_PRECISION = PREFIX + "precision"  # "fp32" | "fp16" | "int8": the graph's own types (absent = fp32)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class ModelMetadata:
     git_revision: str = ""
     torch_version: str = ""
     export_parity: dict[str, Any] | None = None
+    precision: str = "fp32"
     extra: dict[str, str] = field(default_factory=dict)
 
     def to_props(self) -> dict[str, str]:
@@ -67,6 +69,7 @@ class ModelMetadata:
             KEY_CHECKPOINT: self.checkpoint,
             KEY_GIT_REVISION: self.git_revision,
             KEY_TORCH_VERSION: self.torch_version,
+            KEY_PRECISION: self.precision,
         }
         if self.score_threshold is not None:
             props[KEY_SCORE_THRESHOLD] = repr(float(self.score_threshold))
@@ -112,6 +115,7 @@ class ModelMetadata:
             git_revision=props.get(KEY_GIT_REVISION, ""),
             torch_version=props.get(KEY_TORCH_VERSION, ""),
             export_parity=load(KEY_EXPORT_PARITY, None),
+            precision=props.get(KEY_PRECISION, "fp32"),
             extra={k: v for k, v in props.items() if k.startswith(PREFIX) and k not in known},
         )
 
@@ -139,3 +143,27 @@ def read_onnx_props(path: str | Path) -> dict[str, str]:
     except Exception as exc:  # onnx raises DecodeError, OSError, ...: all mean "not a usable ONNX file"
         raise ModelFileError(f"{path}: not a readable ONNX file: {exc}") from exc
     return {p.key: p.value for p in model.metadata_props}
+
+
+def precision_onnx(onnx_path: str | Path, precision: str) -> Path:
+    """The ONNX of ``precision`` that belongs to ``onnx_path``: the file itself when it is of that precision, else
+    its sibling ``<stem>.<precision>.onnx`` (``model.onnx`` is fp32, ``model.fp16.onnx`` and ``model.int8.onnx`` are
+    written by ``python -m training export --precision``). :class:`ModelFileError` says what to export when missing.
+    """
+    path = Path(onnx_path)
+    own = read_onnx_props(path).get(KEY_PRECISION, "fp32")
+    if own == precision:
+        return path
+    stem = path.stem
+    for other in ("fp32", "fp16", "int8"):
+        stem = stem.removesuffix(f".{other}")
+    sibling = path.with_name(f"{stem}.onnx" if precision == "fp32" else f"{stem}.{precision}.onnx")
+    if not sibling.is_file():
+        raise ModelFileError(
+            f"{path} is the {own} model and there is no {precision} model next to it ({sibling.name}); export it "
+            f"with `python -m training export ... --out {path.with_name(stem + '.onnx')} --precision {precision}`"
+        )
+    found = read_onnx_props(sibling).get(KEY_PRECISION, "fp32")
+    if found != precision:
+        raise ModelFileError(f"{sibling}: holds a {found} model, not {precision}")
+    return sibling

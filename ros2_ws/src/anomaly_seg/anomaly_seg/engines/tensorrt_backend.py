@@ -1,17 +1,17 @@
-"""TensorRT 10.x backend (8.6 where the API allows): build from ONNX, cache next to it, run on a stream.
+"""TensorRT backend (10.3 on JetPack 6 to 11.x on x86): build from ONNX, cache next to it, run on a stream.
 
-Building: ``trt.OnnxParser`` -> ``IBuilderConfig`` (workspace limit, FP16 flag, timing cache next to the
-ONNX) -> ``build_serialized_network``. fp32 builds use a strongly typed network where TensorRT has
-one (the ONNX types decide every layer's precision); fp16 builds from an fp32 ONNX need the weakly typed
-FP16 flag, and keep normalisation layers in fp32 (ViT LayerNorm inputs overflow fp16).
-Running: one execution context, device buffers bound once with ``set_tensor_address``, page-locked host
-buffers, ``execute_async_v3`` on a private stream. No torch import.
+Building has one path for every precision: a **strongly typed** network (``NetworkDefinitionCreationFlag.
+STRONGLY_TYPED``), so every tensor keeps the type the ONNX gives it. The precision lives in the ONNX
+(:mod:`anomaly_seg.artifacts.precision`: ``model.fp16.onnx`` with its fp32 islands, ``model.int8.onnx`` with Q/DQ);
+no builder precision flag, no per-layer precision and no calibrator is used, none of which TensorRT 11 has.
+``trt.OnnxParser`` -> ``IBuilderConfig`` (workspace limit, timing cache next to the ONNX) ->
+``build_serialized_network``. Running: one execution context, device buffers bound once with
+``set_tensor_address``, page-locked host buffers, ``execute_async_v3`` on a private stream. No torch import.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,7 @@ from anomaly_seg.engines.engine_cache import (
     timing_cache_path,
     write_sidecar,
 )
-from anomaly_seg.engines.fp32_layers import is_fp32_layer
-from anomaly_seg.engines.metadata import KEY_FP32_NODES, ModelMetadata, read_onnx_props
+from anomaly_seg.engines.metadata import ModelMetadata, precision_onnx, read_onnx_props
 from anomaly_seg.errors import ConfigError, EngineError, ModelFileError
 from anomaly_seg.files import sha256_file
 from anomaly_seg.vocabulary import PRECISIONS
@@ -42,34 +41,40 @@ from anomaly_seg.vocabulary import PRECISIONS
 Log = Callable[[str], None]
 
 
-def _trt() -> Any:
+def _require_tensorrt() -> str:
+    """TensorRT's version; EngineError when its Python bindings are missing. Callers then ``import tensorrt``
+    themselves, so mypy checks every use against TensorRT's stubs."""
     try:
-        import tensorrt as trt
+        import tensorrt
     except ImportError as exc:
         raise EngineError(f"TensorRT Python bindings are not installed: {exc}") from exc
-    return trt
+    return str(tensorrt.__version__)
 
 
 def tensorrt_available() -> tuple[bool, str]:
     """Whether TensorRT and a CUDA GPU can be used here, with the reason when not."""
     try:
-        trt = _trt()
+        _require_tensorrt()
+        import tensorrt as trt
+
         gpu, cc = cuda_api().device_name()
     except (EngineError, ImportError, OSError) as exc:
         return False, str(exc)
     return True, f"TensorRT {trt.__version__} on {gpu} (sm {cc})"
 
 
-def current_fingerprint(onnx_path: Path, precision: str, api: CudaApi | None = None) -> EngineFingerprint:
-    """Fingerprint an engine built here from ``onnx_path`` would have."""
-    trt = _trt()
+def current_fingerprint(onnx_path: Path, api: CudaApi | None = None) -> EngineFingerprint:
+    """Fingerprint an engine built here from ``onnx_path`` would have (its precision is the ONNX's)."""
+    _require_tensorrt()
+    import tensorrt as trt
+
     gpu, cc = (api or cuda_api()).device_name()
     meta = ModelMetadata.from_props(read_onnx_props(onnx_path), str(onnx_path))
     return EngineFingerprint(
         tensorrt_version=str(trt.__version__),
         gpu_name=gpu,
         compute_capability=cc,
-        precision=precision,
+        precision=meta.precision,
         input_size=meta.network_size,
         batch_size=meta.batch_size,
         onnx_sha256=sha256_file(onnx_path),
@@ -88,31 +93,30 @@ def _parser_errors(parser: Any) -> list[str]:
 
 def build_engine(
     onnx_path: str | Path,
-    precision: str = "fp16",
     engine_path: str | Path | None = None,
     workspace_gb: float | None = None,
     log: Log = print,
 ) -> Path:
-    """Build and serialise a TensorRT engine (+ sidecar, + timing cache) from an exported ONNX model."""
-    trt = _trt()
+    """Build and serialise a strongly typed TensorRT engine (+ sidecar, + timing cache) from an exported ONNX model
+    of any precision (the precision is the ONNX's own)."""
+    _require_tensorrt()
+    import tensorrt as trt
+
     onnx_path = Path(onnx_path)
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    engine_path = Path(engine_path) if engine_path else engine_paths(onnx_path, precision)[0]
     api = cuda_api()
-    fingerprint = current_fingerprint(onnx_path, precision, api)
+    fingerprint = current_fingerprint(onnx_path, api)
+    precision = fingerprint.precision
+    engine_path = Path(engine_path) if engine_path else engine_paths(onnx_path, precision)[0]
     props = read_onnx_props(onnx_path)
 
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    flags = 0
     creation = trt.NetworkDefinitionCreationFlag
-    strongly_typed = precision == "fp32" and hasattr(creation, "STRONGLY_TYPED")
-    if strongly_typed:
-        flags |= 1 << int(creation.STRONGLY_TYPED)
-    elif hasattr(creation, "EXPLICIT_BATCH") and int(str(trt.__version__).split(".")[0]) < 10:
-        flags |= 1 << int(creation.EXPLICIT_BATCH)  # implicit batch is gone in 10.x, required flag in 8.x
-    network = builder.create_network(flags)
+    if not hasattr(creation, "STRONGLY_TYPED"):
+        raise EngineError(
+            f"TensorRT {trt.__version__} cannot build strongly typed networks; TensorRT >= 10.3 is needed"
+        )
+    network = builder.create_network(1 << int(creation.STRONGLY_TYPED))
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
         raise ModelFileError(f"{onnx_path}: TensorRT's ONNX parser failed:\n  " + "\n  ".join(_parser_errors(parser)))
@@ -120,28 +124,11 @@ def build_engine(
     config = builder.create_builder_config()
     if workspace_gb:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gb * (1 << 30)))
-    if precision == "fp16" and not strongly_typed:
-        config.set_flag(trt.BuilderFlag.FP16)
-        config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
-        fp32_nodes = set(json.loads(props.get(KEY_FP32_NODES, "[]")))
-        norms = gmm = 0
-        for i in range(network.num_layers):
-            layer = network.get_layer(i)
-            is_norm = layer.type == trt.LayerType.NORMALIZATION
-            is_gmm = is_fp32_layer(layer.name, fp32_nodes)
-            if is_norm or is_gmm:
-                layer.precision = trt.float32
-                for k in range(layer.num_outputs):
-                    if layer.get_output(k).dtype in (trt.float32, trt.float16):
-                        layer.set_output_type(k, trt.float32)
-                norms += is_norm
-                gmm += is_gmm and not is_norm
-        log(f"fp16 build: layers kept in fp32: {norms} normalisation, {gmm} from {len(fp32_nodes)} GMM-head nodes")
     cache_file = timing_cache_path(onnx_path)
     cache = config.create_timing_cache(cache_file.read_bytes() if cache_file.is_file() else b"")
     config.set_timing_cache(cache, ignore_mismatch=False)
 
-    log(f"building TensorRT {trt.__version__} {precision} engine for {fingerprint.gpu_name} from {onnx_path} ...")
+    log(f"building TensorRT {trt.__version__} strongly typed {precision} engine on {fingerprint.gpu_name} ...")
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise EngineError(f"{onnx_path}: TensorRT failed to build an engine (see the TensorRT log above)")
@@ -151,7 +138,7 @@ def build_engine(
     tmp.replace(engine_path)
     with contextlib.suppress(OSError):  # a read-only model folder must not fail the build
         cache_file.write_bytes(memoryview(config.get_timing_cache().serialize()))
-    extra = {"metadata": props, "strongly_typed": strongly_typed, "workspace_gb": workspace_gb, "cuda": api.name}
+    extra = {"metadata": props, "strongly_typed": True, "workspace_gb": workspace_gb, "cuda": api.name}
     write_sidecar(sidecar_path(engine_path), Sidecar(fingerprint, sha256_file(engine_path), str(onnx_path), extra))
     log(f"wrote {engine_path} ({engine_path.stat().st_size / 2**20:.1f} MiB) and {sidecar_path(engine_path).name}")
     return engine_path
@@ -166,18 +153,24 @@ def ensure_engine(
 ) -> Path:
     """Engine file for ``path`` (an ``.onnx`` or an ``.engine``), rebuilt from ONNX when the cache is stale.
 
-    An ``.engine`` that does not match this machine is rebuilt from the ONNX named in its sidecar when that
-    file exists; otherwise :class:`ModelFileError` names the engine and the reasons.
+    For an ``.onnx``, the model of ``precision`` is used: the file itself or its ``<stem>.<precision>.onnx``
+    sibling (:func:`~anomaly_seg.engines.metadata.precision_onnx`; a clear error says what to export when it is
+    missing). An ``.engine`` that does not match this machine is rebuilt from the ONNX named in its sidecar when
+    that file exists; otherwise :class:`ModelFileError` names the engine and the reasons.
     """
+    _require_tensorrt()
     path = Path(path)
     if path.suffix == ".onnx":
         if not path.is_file():
             raise ModelFileError(f"{path}: ONNX file not found")
-        engine, _ = engine_paths(path, precision)
-        decision = decide(engine, current_fingerprint(path, precision), force=force)
+        if precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        onnx_path = precision_onnx(path, precision)
+        engine, _ = engine_paths(onnx_path, precision)
+        decision = decide(engine, current_fingerprint(onnx_path), force=force)
         if decision.rebuild:
             log(f"{engine.name}: {decision}")
-            build_engine(path, precision, engine, workspace_gb, log)
+            build_engine(onnx_path, engine, workspace_gb, log)
         return engine
     if not path.is_file():
         raise ModelFileError(f"{path}: engine file not found")
@@ -185,11 +178,13 @@ def ensure_engine(
         side = read_sidecar(sidecar_path(path))
     except ModelFileError as exc:
         raise ModelFileError(f"{path}: cannot verify engine: {exc}") from exc
-    onnx_path = Path(side.onnx_path) if side.onnx_path else None
-    if onnx_path is not None and onnx_path.is_file():
-        decision = decide(path, current_fingerprint(onnx_path, side.fingerprint.precision), force=force)
+    source: Path | None = Path(side.onnx_path) if side.onnx_path else None
+    if source is not None and source.is_file():
+        decision = decide(path, current_fingerprint(source), force=force)
     else:
-        trt = _trt()
+        _require_tensorrt()
+        import tensorrt as trt
+
         gpu, cc = cuda_api().device_name()
         here = EngineFingerprint(str(trt.__version__), gpu, cc, *_fp_tail(side.fingerprint))
         reasons = diff_fingerprints(side.fingerprint, here)
@@ -198,22 +193,29 @@ def ensure_engine(
         decision = CacheDecision(bool(reasons) or force, tuple(reasons) + (("forced",) if force else ()))
     if not decision.rebuild:
         return path
-    if onnx_path is None or not onnx_path.is_file():
+    if source is None or not source.is_file():
         why = "; ".join(decision.reasons)
         raise ModelFileError(f"{path}: engine unusable here ({why}) and no ONNX to rebuild from")
     log(f"{path.name}: {decision}")
-    return build_engine(onnx_path, side.fingerprint.precision, path, workspace_gb, log)
+    return build_engine(source, path, workspace_gb, log)
 
 
 def _fp_tail(fp: EngineFingerprint) -> tuple[str, tuple[int, int], int, str]:
     return fp.precision, fp.input_size, fp.batch_size, fp.onnx_sha256
 
 
+def _shape(dims: Any) -> tuple[int, ...]:
+    """A TensorRT ``Dims`` as a tuple (it has ``__len__`` and ``__getitem__``, not ``__iter__``)."""
+    return tuple(int(dims[i]) for i in range(len(dims)))
+
+
 class TensorRTEngine(EngineBase):
     """An :class:`~anomaly_seg.engines.base.Engine` running a serialised TensorRT engine."""
 
     def __init__(self, engine_path: str | Path, cuda: str = "auto", check_finite: bool = True) -> None:
-        trt = _trt()
+        _require_tensorrt()
+        import tensorrt as trt
+
         self.path = Path(engine_path)
         self._api = cuda_api(cuda)
         side = sidecar_path(self.path)
@@ -243,7 +245,7 @@ class TensorRTEngine(EngineBase):
             spec = TensorSpec(
                 name,
                 np.dtype(trt.nptype(self._engine.get_tensor_dtype(name))),
-                tuple(int(d) for d in self._engine.get_tensor_shape(name)),
+                _shape(self._engine.get_tensor_shape(name)),
             )
             is_input = self._engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
             (inputs if is_input else outputs).append(spec)

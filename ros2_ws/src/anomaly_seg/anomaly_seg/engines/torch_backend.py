@@ -15,7 +15,6 @@ import numpy as np
 from anomaly_seg.engines.base import EngineOutputs
 from anomaly_seg.engines.contract import EngineBase
 from anomaly_seg.errors import ConfigError, EngineError, ModelFileError
-from anomaly_seg.vocabulary import PRECISIONS
 
 if TYPE_CHECKING:
     import torch
@@ -39,7 +38,7 @@ class TorchEngine(EngineBase):
     ) -> None:
         import torch
 
-        if precision not in PRECISIONS:
+        if precision not in ("fp32", "fp16"):
             raise ConfigError(f"precision must be fp32 or fp16, got {precision!r}")
         self._device = torch.device(device)
         if precision == "fp16" and self._device.type != "cuda":
