@@ -153,3 +153,14 @@ def test_invalid_config_is_rejected() -> None:
         PipelineConfig(resolution="full")
     with pytest.raises(ConfigError, match="region"):
         PipelineConfig(region="sidewalk")
+
+
+def test_reconfigure_applies_from_the_next_frame_and_keeps_the_resolution() -> None:
+    pipe = Pipeline(FakeEngine(NET), CFG)
+    image = grey_frame(*NET, [(10, 10, 30, 30)])
+    assert pipe.process(image).anomaly_mask.max() == 255 and len(pipe.process(image).obstacles) == 1
+    pipe.reconfigure(PipelineConfig(threshold=100.0, min_area_px=4, max_segments=8, region="all"))
+    result = pipe.process(image)
+    assert not result.anomaly_mask.any() and len(result.obstacles) == 0
+    with pytest.raises(ConfigError, match="resolution"):
+        pipe.reconfigure(PipelineConfig(region="all", resolution="network"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ def test_every_output_is_a_valid_ros_message_with_the_input_header() -> None:
     node = make_core()
     out = by_topic(node.process(rgb_msg(grey_frame(256, 512, [SQUARE]))))
     assert list(out) == list(vocabulary.OUTPUT_TYPES)  # wanted=None: every topic, in a fixed order
+    assert list(out)[:2] == [vocabulary.TOPIC_OBSTACLES, vocabulary.TOPIC_ANOMALY_MASK]  # planner-facing first
     for topic, msg in out.items():
         assert msg.__msgtype__.endswith("/" + vocabulary.OUTPUT_TYPES[topic]), (topic, msg.__msgtype__)
         raw = serialize(topic, msg)
@@ -351,3 +353,33 @@ def test_diagnostics_report_transport_latency_losses_and_publish_times_from_the_
     assert float(values["publish_ms_p50"]) == pytest.approx(20.0)
     assert values["frames_lost_in_transport"] == "2" and node.stats().frames_lost_in_transport == 2
     assert values["frames_in"] == "0"  # lost frames never reached the node
+
+
+def status(node: core.NodeCore, publishers: int | None = None) -> tuple[int, str, dict[str, str]]:
+    return _diag_values(node.diagnostics(publishers=publishers))
+
+
+def test_diagnostics_warn_about_transport_loss_low_rate_and_error_when_the_camera_goes_silent() -> None:
+    node = make_core()
+    for sequence in (1, 6, 11):  # 3 frames arrived, 8 lost between them (a driver on Fast DDS defaults)
+        node.record_arrival(sequence, None, None)
+        node.process(rgb_msg(grey_frame(256, 512, [SQUARE])))
+    level, message, values = status(node)
+    assert level == F.DiagnosticStatus.WARN and "73 % of the camera's frames lost in transport" in message
+    assert "DDS settings" in message and values["frames_lost_in_transport"] == "8"
+    node.record_arrival(12, None, None)
+    node.process(rgb_msg(grey_frame(256, 512, [SQUARE])))
+    assert status(node)[0] == F.DiagnosticStatus.OK  # no loss since the last report
+
+    slow = make_core(**{"diagnostics.expected_fps": 1000.0})
+    for _ in range(3):
+        slow.process(rgb_msg(grey_frame(256, 512, [SQUARE])))
+    level, message, _ = status(slow)
+    assert level == F.DiagnosticStatus.WARN and "expected 1000" in message
+
+    silent = make_core(**{"diagnostics.stale_after_s": 0.1})
+    silent.process(rgb_msg(grey_frame(256, 512, [SQUARE])))
+    time.sleep(0.15)
+    level, message, _ = status(silent, publishers=1)
+    assert level == F.DiagnosticStatus.ERROR and "no frame for" in message and "1 publisher(s)" in message
+    assert status(silent, publishers=0)[0] == F.DiagnosticStatus.OK  # nobody publishes: nothing is wrong

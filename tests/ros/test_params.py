@@ -46,7 +46,7 @@ def test_values_reach_the_grouped_fields(tmp_path: Path) -> None:
     ("key", "value", "message"),
     [
         ("model.backend", "cuda", "one of auto|tensorrt|onnxruntime|torch"),
-        ("model.precision", "int8", "one of fp16|fp32"),
+        ("model.precision", "bf16", "one of fp16|fp32|int8"),
         ("input.qos", "fast", "one of sensor_data"),
         ("input.compressed", 1, "must be bool"),
         ("segments.min_area_px", True, "must be int"),

@@ -32,7 +32,7 @@ class ParamSpec:
     choices: tuple[str, ...] = ()
     min_value: float | None = None
     max_value: float | None = None
-    #: every parameter is read at start only (changing one means restarting the node)
+    #: read at start only (changing it means restarting the node); False: may change while the node runs
     read_only: bool = True
     #: a non-empty string value must name an existing file
     is_file: bool = False

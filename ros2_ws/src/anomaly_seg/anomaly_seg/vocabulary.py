@@ -27,17 +27,18 @@ GROUND_TRUTH_TOPIC: Final = "/ground_truth/anomaly"
 """Ground truth in converted bags: mono8, codes :data:`GT_INLIER` / :data:`GT_ANOMALY` / :data:`GT_VOID`."""
 
 OUTPUT_TYPES: Final[dict[str, str]] = {
+    TOPIC_OBSTACLES: "Detection2DArray",
+    TOPIC_ANOMALY_MASK: "Image",
+    TOPIC_OBSTACLE_IDS: "Image",
+    TOPIC_ANOMALY_SCORE: "Image",
     TOPIC_SEMANTIC: "Image",
     TOPIC_SEMANTIC_COLOR: "Image",
-    TOPIC_ANOMALY_SCORE: "Image",
-    TOPIC_ANOMALY_MASK: "Image",
-    TOPIC_OBSTACLES: "Detection2DArray",
-    TOPIC_OBSTACLE_IDS: "Image",
     TOPIC_OVERLAY: "Image",
     TOPIC_PROCESSING_TIME: "Float64",
     TOPIC_PIPELINE_LATENCY: "Float64",
 }
-"""Per-frame output topic -> ``MessageFactory`` attribute of its type, in publishing order."""
+"""Per-frame output topic -> ``MessageFactory`` attribute of its type, in publishing order: what a planner acts on
+(obstacles, mask) first, the large debug images last."""
 OPTIONAL_TOPICS: Final = frozenset({TOPIC_SEMANTIC_COLOR, TOPIC_OVERLAY})
 """Published only while someone subscribes (the shell decides)."""
 ANOMALY_CLASS_ID: Final = "anomaly"

@@ -20,7 +20,7 @@ import numpy as np
 from anomaly_seg import messages as rm
 from anomaly_seg.engines.base import Engine
 from anomaly_seg.errors import AnomalySegError
-from anomaly_seg.node_core.health import NodeHealth, NodeStats
+from anomaly_seg.node_core.health import HealthExpectations, NodeHealth, NodeStats
 from anomaly_seg.node_core.outputs import MessageBuilder, NodeOutputs, OutputMessage
 from anomaly_seg.node_core.params import NodeParams
 from anomaly_seg.node_core.throttle import ThrottledLogger
@@ -68,10 +68,18 @@ class NodeCore:
             meta = MetaClassifier.load(params.segments.meta_classifier_path)
         self.pipeline = Pipeline(engine, params.pipeline_config(), meta)
         self.builder = MessageBuilder(factory, params.output.overlay_alpha)
-        self.health = NodeHealth(window)
+        d = params.diagnostics
+        self.health = NodeHealth(window, HealthExpectations(d.expected_fps, d.max_transport_loss, d.stale_after_s))
         self.logger = logger or logging.getLogger("anomaly_seg.node_core.core")
         self.last_result: Result | None = None  # of the last processed frame, for inspection
         self.log = ThrottledLogger(self.logger)
+
+    def update_params(self, params: NodeParams) -> None:
+        """Take run-time-tunable settings (threshold, segment rule, meta threshold, overlay alpha) from ``params``,
+        already validated, from the next frame on; the rest (model, execution, resolution) must be unchanged."""
+        self.pipeline.reconfigure(params.pipeline_config())
+        self.builder.overlay_alpha = params.output.overlay_alpha
+        self.params = params
 
     # ------------------------------------------------------------------ per frame
     def process(self, msg: Any, wanted: Collection[str] | None = None) -> list[OutputMessage]:
@@ -185,8 +193,13 @@ class NodeCore:
         """A consistent snapshot of the counters."""
         return self.health.stats()
 
-    def diagnostics(self, stamp_ns: int | None = None) -> Any:
-        """``diagnostic_msgs/DiagnosticArray`` with one status for this node (stamp defaults to ``clock()``)."""
+    def diagnostics(self, stamp_ns: int | None = None, publishers: int | None = None) -> Any:
+        """``diagnostic_msgs/DiagnosticArray`` with one status for this node (stamp defaults to ``clock()``);
+        ``publishers``: matched publishers of the input topic, when the shell knows. A WARN or ERROR is also
+        logged (throttled per message kind)."""
+        level, message = self.health.assess(publishers)
+        if level:
+            self.log.log(logging.ERROR if level == 2 else logging.WARNING, message.split(" ")[0], message)
         net_h, net_w = self.pipeline.network_size
         size = self.health.last_input_size
         settings = {
@@ -204,4 +217,5 @@ class NodeCore:
             name=f"{self.name}: anomaly segmentation",
             hardware_id=self.engine.name,
             settings=settings,
+            assessed=(level, message),
         )

@@ -65,6 +65,24 @@ class RateMeter:
 
 
 @dataclass(frozen=True)
+class HealthExpectations:
+    """What healthy looks like (``diagnostics.*`` parameters). ``expected_fps`` 0 = no rate check;
+    ``max_transport_loss``: share of the camera's frames lost before the node, per report; ``stale_after_s``: no
+    frame for this long while a publisher is matched is an error."""
+
+    expected_fps: float = 0.0
+    max_transport_loss: float = 0.2
+    stale_after_s: float = 5.0
+
+
+#: what to do about frames lost before they reach the node (the usual cause: a driver on Fast DDS defaults)
+TRANSPORT_LOSS_FIX = (
+    "likely cause: the camera driver's DDS settings for large images (README, 'DDS settings': use the shipped "
+    "Fast DDS profile, or reliable QoS / shared memory); check with `ros2 topic hz` on the camera topic"
+)
+
+
+@dataclass(frozen=True)
 class NodeStats:
     """Counters since start. ``frames_in = frames_processed + frames_failed + frames_dropped`` once the frames in
     flight are done; ``frames_lost_in_transport`` never reached the node (not in ``frames_in``)."""
@@ -84,8 +102,11 @@ class NodeStats:
 class NodeHealth:
     """Counters and latency windows of one node (or one camera of a shared node)."""
 
-    def __init__(self, window: int = 300) -> None:
+    def __init__(self, window: int = 300, expectations: HealthExpectations | None = None) -> None:
+        self.expectations = expectations or HealthExpectations()
         self._lock = threading.Lock()
+        self._last_arrival: float | None = None  # monotonic time of the last frame that reached the node
+        self._report_in_lost = (0, 0)  # (frames in, lost in transport) at the previous report
         self._frames_in = self._processed = self._failed = self._dropped = 0
         self._seg_published = self._seg_rejected = self._seg_dropped = 0
         self._errors: dict[str, int] = {}
@@ -104,6 +125,7 @@ class NodeHealth:
         """Count ``n`` frames arriving (``dropped``: replaced by a newer one before they were processed)."""
         with self._lock:
             self._frames_in += n
+            self._last_arrival = time.monotonic()
             if dropped:
                 self._dropped += n
 
@@ -163,27 +185,63 @@ class NodeHealth:
                 segments_dropped=self._seg_dropped,
             )
 
-    def diagnostic_array(
-        self, factory: Any, header: Any, *, name: str, hardware_id: str, settings: dict[str, str]
-    ) -> Any:
-        """``diagnostic_msgs/DiagnosticArray`` with one status: ``settings`` first, then rates, latencies, counters.
-
-        Level: ERROR when frames failed and none succeeded since the previous call, WARN when some failed,
-        else OK. Frames replaced by newer ones (inference slower than the camera) are counted, not warned about.
-        """
-        f = factory
+    def assess(self, publishers: int | None = None) -> tuple[int, str]:
+        """(level 0 OK / 1 WARN / 2 ERROR, message) since the previous call; ``publishers``: matched publishers of
+        the input topic (None = unknown). In order of severity: every frame failed, or no frame for
+        ``stale_after_s`` with a publisher matched (ERROR); some frames failed, more than ``max_transport_loss`` of
+        the camera's frames lost in transport, or a processed rate below ``expected_fps`` (WARN), each with its
+        likely cause and fix. Frames replaced by newer ones (inference slower than the camera) are counted, not
+        warned about."""
+        e, now = self.expectations, time.monotonic()
         stats = self.stats()
         processed_since = stats.frames_processed - self._last_report[0]
         failed_since = stats.frames_failed - self._last_report[1]
+        in_since = stats.frames_in - self._report_in_lost[0]
+        lost_since = stats.frames_lost_in_transport - self._report_in_lost[1]
         self._last_report = (stats.frames_processed, stats.frames_failed)
+        self._report_in_lost = (stats.frames_in, stats.frames_lost_in_transport)
+        silent = now - self._last_arrival if self._last_arrival is not None else None
+        fps = self._rate.rate(now)
         if failed_since and not processed_since:
-            level, message = f.DiagnosticStatus.ERROR, f"every frame failed since the last report ({stats.last_error})"
-        elif failed_since:
-            level, message = f.DiagnosticStatus.WARN, f"{failed_since} frame(s) failed ({stats.last_error})"
-        elif stats.frames_in == 0:
-            level, message = f.DiagnosticStatus.OK, "waiting for images"
-        else:
-            level, message = f.DiagnosticStatus.OK, "ok"
+            return 2, f"every frame failed since the last report ({stats.last_error})"
+        if publishers and silent is not None and silent > e.stale_after_s:
+            return 2, (
+                f"no frame for {silent:.1f} s although {publishers} publisher(s) are matched: the camera stopped "
+                "sending, or QoS/DDS settings drop every frame"
+            )
+        if failed_since:
+            return 1, f"{failed_since} frame(s) failed ({stats.last_error})"
+        if lost_since and lost_since / (lost_since + in_since) > e.max_transport_loss:
+            share = 100 * lost_since / (lost_since + in_since)
+            return (
+                1,
+                f"{share:.0f} % of the camera's frames lost in transport since the last report: {TRANSPORT_LOSS_FIX}",
+            )
+        if e.expected_fps > 0 and stats.frames_in and fps < e.expected_fps:
+            return 1, (
+                f"processing {fps:.1f} frames/s, expected {e.expected_fps:g}: the engine is too slow for the "
+                "camera (fp16/int8 model, output.resolution: network, fewer cameras per engine) or frames are lost"
+            )
+        if stats.frames_in == 0:
+            return 0, "waiting for images"
+        return 0, "ok"
+
+    def diagnostic_array(
+        self,
+        factory: Any,
+        header: Any,
+        *,
+        name: str,
+        hardware_id: str,
+        settings: dict[str, str],
+        assessed: tuple[int, str],
+    ) -> Any:
+        """``diagnostic_msgs/DiagnosticArray`` with one status, level and message ``assessed`` (:meth:`assess`):
+        ``settings`` first, then rates, latencies, counters."""
+        f = factory
+        level_index, message = assessed
+        level = (f.DiagnosticStatus.OK, f.DiagnosticStatus.WARN, f.DiagnosticStatus.ERROR)[level_index]
+        stats = self.stats()
         values = dict(settings)
         values["fps"] = f"{self._rate.rate(time.monotonic()):.2f}"
         for label, window in self.windows.items():

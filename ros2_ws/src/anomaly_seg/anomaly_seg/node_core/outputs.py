@@ -58,7 +58,8 @@ class NodeOutputs:
 
 
 class MessageBuilder:
-    """Maps :class:`NodeOutputs` to the per-frame messages of DESIGN.md §4, in publishing order."""
+    """Maps :class:`NodeOutputs` to the per-frame messages of DESIGN.md §4, in publishing order (``OUTPUT_TYPES``:
+    planner-facing messages first, so they leave before the large debug images are even serialised)."""
 
     def __init__(self, factory: rm.MessageFactory, overlay_alpha: float) -> None:
         self.factory = factory
@@ -75,17 +76,17 @@ class MessageBuilder:
             if wanted is None or topic in wanted:
                 messages.append((topic, build()))
 
-        add(TOPIC_SEMANTIC, lambda: rm.array_to_image(factory, result.semantic, "mono8", header))
-        add(TOPIC_SEMANTIC_COLOR, lambda: rm.array_to_image(factory, colorize(result.semantic), "rgb8", header))
-        add(TOPIC_ANOMALY_SCORE, lambda: rm.array_to_image(factory, result.anomaly_score, "32FC1", header))
-        add(TOPIC_ANOMALY_MASK, lambda: rm.array_to_image(factory, result.anomaly_mask, "mono8", header))
         add(
             TOPIC_OBSTACLES,
             lambda: rm.detection2d_array(
                 factory, header, kept.ids, kept.boxes_xyxy, kept.probabilities, ANOMALY_CLASS_ID
             ),
         )
+        add(TOPIC_ANOMALY_MASK, lambda: rm.array_to_image(factory, result.anomaly_mask, "mono8", header))
         add(TOPIC_OBSTACLE_IDS, lambda: rm.array_to_image(factory, result.obstacle_ids, "mono16", header))
+        add(TOPIC_ANOMALY_SCORE, lambda: rm.array_to_image(factory, result.anomaly_score, "32FC1", header))
+        add(TOPIC_SEMANTIC, lambda: rm.array_to_image(factory, result.semantic, "mono8", header))
+        add(TOPIC_SEMANTIC_COLOR, lambda: rm.array_to_image(factory, colorize(result.semantic), "rgb8", header))
         add(TOPIC_OVERLAY, lambda: rm.array_to_image(factory, self.overlay(outputs), "bgr8", header))
         return messages
 

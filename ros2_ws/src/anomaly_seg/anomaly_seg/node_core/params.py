@@ -9,7 +9,7 @@ value raises :class:`~anomaly_seg.errors.ConfigError` naming the parameter.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -128,8 +128,43 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         min_value=0.0,
         max_value=1.0,
     ),
+    ParamSpec(
+        "diagnostics.expected_fps",
+        0.0,
+        "WARN in /diagnostics when fewer frames per second are processed (the camera rate); 0 = no check",
+        min_value=0.0,
+        max_value=1000.0,
+    ),
+    ParamSpec(
+        "diagnostics.max_transport_loss",
+        0.2,
+        "WARN when a larger share of the camera's frames is lost before reaching the node (DDS settings)",
+        min_value=0.0,
+        max_value=1.0,
+    ),
+    ParamSpec(
+        "diagnostics.stale_after_s",
+        5.0,
+        "ERROR when no frame arrived for this long while a camera publisher is matched",
+        min_value=0.1,
+        max_value=3600.0,
+    ),
 )
 
+#: parameters ``ros2 param set`` may change while the node runs (validated by the same rules, applied from the next
+#: frame); every other one is read-only and says so
+TUNABLE: frozenset[str] = frozenset(
+    {
+        "anomaly.threshold",
+        "segments.min_area_px",
+        "segments.max_segments",
+        "segments.meta_threshold",
+        "segments.region",
+        "segments.region_dilation_px",
+        "output.overlay_alpha",
+    }
+)
+PARAMETERS = tuple(replace(spec, read_only=spec.name not in TUNABLE) for spec in PARAMETERS)
 SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
 
 
@@ -195,6 +230,15 @@ class OutputSection:
 
 
 @dataclass(frozen=True)
+class DiagnosticsSection:
+    """``diagnostics.*``: what healthy looks like."""
+
+    expected_fps: float
+    max_transport_loss: float
+    stale_after_s: float
+
+
+@dataclass(frozen=True)
 class NodeParams:
     """Validated node parameters (DESIGN.md §4)."""
 
@@ -205,6 +249,7 @@ class NodeParams:
     anomaly_threshold: float
     segments: SegmentsSection
     output: OutputSection
+    diagnostics: DiagnosticsSection
 
     @classmethod
     def defaults(cls) -> dict[str, ParamValue]:
@@ -248,6 +293,11 @@ class NodeParams:
                 region_dilation_px=v["segments.region_dilation_px"],
             ),
             output=OutputSection(resolution=v["output.resolution"], overlay_alpha=v["output.overlay_alpha"]),
+            diagnostics=DiagnosticsSection(
+                expected_fps=v["diagnostics.expected_fps"],
+                max_transport_loss=v["diagnostics.max_transport_loss"],
+                stale_after_s=v["diagnostics.stale_after_s"],
+            ),
         )
 
     @classmethod

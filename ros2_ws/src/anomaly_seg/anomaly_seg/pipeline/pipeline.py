@@ -92,12 +92,23 @@ class Pipeline:
         if engine.batch_size != 1:
             raise ConfigError(f"the full-frame pipeline needs an engine with batch size 1, got {engine.batch_size}")
         self.buffers = FrameBuffers.allocate((net_h, net_w))  # the serial path's (process)
-        if meta_classifier is None:
-            self.meta_threshold = 0.0
-        else:
-            self.meta_threshold = (
-                float(meta_classifier.threshold) if config.meta_threshold < 0 else float(config.meta_threshold)
-            )
+
+    def reconfigure(self, config: PipelineConfig) -> None:
+        """Use ``config`` from the next frame on: one reference swap, so a frame being post-processed keeps the
+        settings it started with (run-time tuning: threshold, segment rule, meta threshold)."""
+        if config.resolution != self.config.resolution:
+            raise ConfigError("the output resolution cannot change while the pipeline runs")
+        self.config = config
+
+    @property
+    def meta_threshold(self) -> float:
+        """Segments with meta probability >= this are kept (the classifier's own threshold unless configured)."""
+        return self._meta_threshold(self.config)
+
+    def _meta_threshold(self, config: PipelineConfig) -> float:
+        if self.meta_classifier is None:
+            return 0.0
+        return float(self.meta_classifier.threshold) if config.meta_threshold < 0 else float(config.meta_threshold)
 
     @property
     def network_input(self) -> np.ndarray:
@@ -162,16 +173,19 @@ class Pipeline:
             buffers.outputs.uncertainty[0],
         )
         in_h, in_w = buffers.input_size
+        config = self.config  # this frame's settings, whatever reconfigure() does meanwhile
         t0 = time.perf_counter()
-        segments = extract_segments(score, semantic, self.config.segments)
+        segments = extract_segments(score, semantic, config.segments)
         timings.segments_ms = _ms(t0)
 
         t0 = time.perf_counter()
-        probabilities, kept = self._classify(segments, score, uncertainty, semantic)
+        probabilities, kept = self._classify(segments, score, uncertainty, semantic, self._meta_threshold(config))
         timings.meta_ms = _ms(t0)
 
         t0 = time.perf_counter()
-        result = self._to_output(semantic, score, segments, probabilities, kept, (in_h, in_w), timings=timings)
+        result = self._to_output(
+            semantic, score, segments, probabilities, kept, (in_h, in_w), config=config, timings=timings
+        )
         timings.postprocess_ms = _ms(t0)
         return result
 
@@ -200,14 +214,19 @@ class Pipeline:
                 raise EngineError(f"{self.engine.name}: output '{name}' has shape {array.shape}, expected {shape}")
 
     def _classify(
-        self, segments: Segments, score: np.ndarray, uncertainty: np.ndarray, semantic: np.ndarray
+        self,
+        segments: Segments,
+        score: np.ndarray,
+        uncertainty: np.ndarray,
+        semantic: np.ndarray,
+        meta_threshold: float,
     ) -> tuple[np.ndarray, np.ndarray]:
         n = int(segments.count)
         if self.meta_classifier is None or n == 0:
             return np.ones(n, np.float32), np.ones(n, bool)
         features = segment_features(segments, score, uncertainty, semantic)
         probabilities = np.asarray(self.meta_classifier.predict_proba(features), np.float32).reshape(n)
-        return probabilities, probabilities >= self.meta_threshold
+        return probabilities, probabilities >= meta_threshold
 
     def _to_output(
         self,
@@ -218,6 +237,7 @@ class Pipeline:
         kept: np.ndarray,
         input_size: tuple[int, int],
         *,
+        config: PipelineConfig,
         timings: Timings,
     ) -> Result:
         n = int(segments.count)
@@ -227,7 +247,7 @@ class Pipeline:
             lut[1:] = np.where(kept, np.arange(1, n + 1), 0)
             ids_net = lut[ids_net]
         net_h, net_w = self.network_size
-        if self.config.resolution == "network":
+        if config.resolution == "network":
             out_h, out_w = net_h, net_w
             semantic_out, score_out, ids_out = semantic, score, ids_net  # owned by this frame: no copies
         else:
@@ -236,7 +256,7 @@ class Pipeline:
             semantic_out = cv2.resize(semantic, size, interpolation=cv2.INTER_NEAREST)
             score_out = cv2.resize(score, size, interpolation=cv2.INTER_LINEAR)
             ids_out = np.asarray(cv2.resize(ids_net, size, interpolation=cv2.INTER_NEAREST), np.uint16)
-        mask = np.greater_equal(score_out, np.float32(self.config.threshold)).view(np.uint8)
+        mask = np.greater_equal(score_out, np.float32(config.threshold)).view(np.uint8)
         mask *= 255
         sx, sy = out_w / net_w, out_h / net_h
         if n:
@@ -253,7 +273,7 @@ class Pipeline:
             obstacles=obstacles,
             input_size=input_size,
             network_size=self.network_size,
-            resolution=self.config.resolution,
+            resolution=config.resolution,
             dropped_segments=int(segments.dropped_over_cap + segments.removed_small),
             timings=timings,
         )

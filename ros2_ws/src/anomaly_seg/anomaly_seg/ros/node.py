@@ -12,6 +12,7 @@ an unknown key is refused), then declared with its descriptor (type, range, read
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -32,7 +33,7 @@ from anomaly_seg import vocabulary
 from anomaly_seg.errors import AnomalySegError
 from anomaly_seg.node_core import core
 from anomaly_seg.node_core.naming import camera_prefix
-from anomaly_seg.node_core.params import PARAMETERS, NodeParams
+from anomaly_seg.node_core.params import PARAMETERS, SPECS, TUNABLE, NodeParams
 from anomaly_seg.node_core.runner import FrameRunner
 from anomaly_seg.ros import dds
 from anomaly_seg.ros.declare import descriptor
@@ -114,6 +115,7 @@ class AnomalySegNode(Node):
         else:
             self.cameras = [_Camera(self, "~", f"~/{vocabulary.TOPIC_INPUT}", self.engine)]
         self._diagnostics_timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         for camera in self.cameras:
             self.log.info(
                 f"ready: {camera.core.engine.name}, network {self.engine.input_size}, listening on "
@@ -131,6 +133,33 @@ class AnomalySegNode(Node):
             self.declare_parameter(spec.name, value, descriptor(spec), ignore_override=True)
         return params
 
+    def _on_set_parameters(self, parameters: list[Any]) -> Any:
+        """``ros2 param set`` on a running node: the tunable parameters (``node_core.params.TUNABLE``) are
+        validated by the start-up rules and applied from the next frame of every camera; anything else is refused
+        with the reason (read-only ones by rclpy itself, from their descriptor)."""
+        result = importlib.import_module("rcl_interfaces.msg").SetParametersResult
+        values: dict[str, Any] = self.params.to_dict()
+        changed = []
+        for parameter in parameters:
+            if parameter.name not in SPECS:
+                continue  # ROS's own (use_sim_time, ...)
+            if parameter.name not in TUNABLE:
+                return result(successful=False, reason=f"parameter '{parameter.name}' is read-only: restart the node")
+            values[parameter.name] = parameter.value
+            changed.append(f"{parameter.name}={parameter.value!r}")
+        if not changed:
+            return result(successful=True)
+        try:
+            params = NodeParams.from_dict(values, check_files=False)
+        except AnomalySegError as exc:
+            return result(successful=False, reason=str(exc))
+        for camera in self.cameras:
+            camera.core.update_params(params)
+            camera.label_info.publish(camera.core.label_info_message())
+        self.params = params
+        self.log.info(f"parameters changed at run time: {', '.join(changed)}")
+        return result(successful=True)
+
     def _publish_failed(self, exc: BaseException) -> bool:
         if not self.context.ok():  # shut down (SIGINT) while frames were in flight: stop quietly
             return False
@@ -140,7 +169,8 @@ class AnomalySegNode(Node):
     def _publish_diagnostics(self) -> None:
         try:
             for camera in self.cameras:
-                self._diagnostics_pub.publish(camera.core.diagnostics())
+                publishers = camera.subscription.get_publisher_count()
+                self._diagnostics_pub.publish(camera.core.diagnostics(publishers=publishers))
         except Exception as exc:  # rclpy errors once SIGINT has shut the context down mid-callback
             self._publish_failed(exc)
 
