@@ -97,6 +97,19 @@ def interrupt_replay(
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
+def resume(bag: Path, model: Path, out: Path, params: Path) -> subprocess.CompletedProcess[str]:
+    """``anomaly-seg replay ... --resume`` as a process; asserts it succeeded."""
+    result = subprocess.run(
+        [*replay_command(bag, model, out, "--resume"), "--params", str(params)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
 def raw_by_key(bag: Path) -> dict[tuple[str, int], bytes]:
     return {(m.topic, m.timestamp_ns): m.raw for m in read_raw_messages(bag)}
 
@@ -129,14 +142,7 @@ def test_interrupted_replay_keeps_every_processed_frame_and_resume_completes_it(
             assert reference[key] == raw, key
     assert evaluate(out, tmp_path / "partial_report")["frames"]["evaluated"] == len(done)  # type: ignore[index]
 
-    resumed = subprocess.run(
-        [*replay_command(bag, model, out, "--resume"), "--params", str(params)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    resumed = resume(bag, model, out, params)
     assert f"already in the output (resumed): {len(done)}" in resumed.stdout
     assert {k for k in raw_by_key(out) if k[0] not in TIMED} == {k for k in reference if k[0] not in TIMED}
     got, want = evaluate(out, tmp_path / "resumed_report"), evaluate(full, tmp_path / "full_report")
@@ -168,14 +174,7 @@ def test_a_replay_killed_outright_is_read_up_to_the_cut_and_resumed(
     assert "is incomplete" in caplog.text and "recovered" in caplog.text
     assert 0 < partial["frames"]["evaluated"] < FRAMES  # type: ignore[index,operator]
 
-    resumed = subprocess.run(
-        [*replay_command(bag, model, out, "--resume"), "--params", str(params)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    resume(bag, model, out, params)
     assert (out / "metadata.yaml").is_file()
     got, want = evaluate(out, tmp_path / "resumed_report"), evaluate(full, tmp_path / "full_report")
     for key in ("frames", "pixel", "segments", "components"):
