@@ -122,3 +122,15 @@ def test_bag_errors_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["replay", str(tmp_path / "in"), "--model", str(onnx), "--camera-topic", "/nope",
                  "--out", str(tmp_path / "o")]) == 2  # fmt: skip
     assert "/nope" in capsys.readouterr().err
+
+
+def test_every_processed_frame_gets_the_cameras_camera_info_at_the_output_resolution(tmp_path: Path) -> None:
+    stamps = make_bag(tmp_path / "in")
+    replay_bag(tmp_path / "in", tmp_path / "out", FakeEngine((H, W)), params(**{"output.resolution": "network"}),
+               progress=False)  # fmt: skip
+    infos = [m.msg for m in read_messages(tmp_path / "out", ["/anomaly_seg/output/camera_info"])]
+    good = [s for i, s in enumerate(stamps) if i != BROKEN]
+    assert [rm.stamp_to_ns(i.header.stamp) for i in infos] == good  # the first frame too: its own camera_info
+    for info in infos:  # FakeEngine's network size equals the camera's here: K unchanged
+        assert (info.height, info.width) == (H, W)
+        np.testing.assert_allclose(info.k, [100, 0, 64, 0, 100, 32, 0, 0, 1])

@@ -383,3 +383,21 @@ def test_diagnostics_warn_about_transport_loss_low_rate_and_error_when_the_camer
     level, message, _ = status(silent, publishers=1)
     assert level == F.DiagnosticStatus.ERROR and "no frame for" in message and "1 publisher(s)" in message
     assert status(silent, publishers=0)[0] == F.DiagnosticStatus.OK  # nobody publishes: nothing is wrong
+
+
+def test_camera_info_follows_the_outputs_resolution() -> None:
+    from anomaly_seg.bags.convert import camera_info_message
+    from anomaly_seg.datasets import Intrinsics
+
+    node = make_core()
+    msg = rgb_msg(grey_frame(256, 512, [SQUARE]))
+    assert vocabulary.TOPIC_CAMERA_INFO not in by_topic(node.process(msg))  # no camera_info received yet
+    node.record_camera_info(camera_info_message(F, header(), 256, 512, Intrinsics(400.0, 420.0, 256.0, 128.0)))
+    for resolution, (h, w) in (("input", (256, 512)), ("network", NET)):
+        core_ = make_core(**{"output.resolution": resolution})
+        core_.record_camera_info(camera_info_message(F, header(), 256, 512, Intrinsics(400.0, 420.0, 256.0, 128.0)))
+        info = by_topic(core_.process(msg))[vocabulary.TOPIC_CAMERA_INFO]
+        sx, sy = w / 512, h / 256
+        assert (info.height, info.width) == (h, w) and rm.stamp_to_ns(info.header.stamp) == STAMP_NS
+        np.testing.assert_allclose(info.k, [400 * sx, 0, 256 * sx, 0, 420 * sy, 128 * sy, 0, 0, 1])
+        np.testing.assert_allclose(info.p[[0, 2, 5, 6]], [400 * sx, 256 * sx, 420 * sy, 128 * sy])

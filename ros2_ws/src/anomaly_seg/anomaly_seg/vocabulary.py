@@ -20,6 +20,10 @@ TOPIC_OBSTACLES: Final = "output/obstacles"
 TOPIC_OBSTACLE_IDS: Final = "output/obstacle_ids"
 TOPIC_OVERLAY: Final = "output/overlay"
 TOPIC_LABEL_INFO: Final = "output/label_info"
+TOPIC_CAMERA_INFO: Final = "output/camera_info"
+"""The camera's intrinsics at the outputs' resolution, per frame, once the camera's own camera_info arrived."""
+INPUT_CAMERA_INFO: Final = "camera_info"
+"""The camera's CameraInfo: a sibling of its image topic (``/cam/image_raw`` -> ``/cam/camera_info``)."""
 TOPIC_PROCESSING_TIME: Final = "debug/processing_time_ms"
 TOPIC_PIPELINE_LATENCY: Final = "debug/pipeline_latency_ms"
 TOPIC_DIAGNOSTICS: Final = "/diagnostics"
@@ -40,6 +44,9 @@ OUTPUT_TYPES: Final[dict[str, str]] = {
 """Per-frame output topic -> ``MessageFactory`` attribute of its type, in publishing order: what a planner acts on
 (obstacles, mask) first, the large debug images last."""
 OPTIONAL_TOPICS: Final = frozenset({TOPIC_SEMANTIC_COLOR, TOPIC_OVERLAY})
+CONDITIONAL_OUTPUT_TYPES: Final[dict[str, str]] = {TOPIC_CAMERA_INFO: "CameraInfo"}
+"""Per-frame outputs that exist only when their input does (camera_info: the camera's own); published right after
+the planner-facing ones."""
 """Published only while someone subscribes (the shell decides)."""
 ANOMALY_CLASS_ID: Final = "anomaly"
 """``ObjectHypothesis.class_id`` of every published obstacle."""

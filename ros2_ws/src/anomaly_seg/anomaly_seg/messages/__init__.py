@@ -5,6 +5,7 @@
 names (``from anomaly_seg import messages as rm``).
 """
 
+from anomaly_seg.messages.camera_info import scaled_camera_info
 from anomaly_seg.messages.compressed import compressed_to_rgb, rgb_to_compressed
 from anomaly_seg.messages.factory import (
     MessageFactory,
@@ -45,5 +46,6 @@ __all__ = [
     "rgb_to_yuv422",
     "ros_factory",
     "rosbags_factory",
+    "scaled_camera_info",
     "stamp_to_ns",
 ]

@@ -10,6 +10,7 @@ live in :class:`~anomaly_seg.node_core.health.NodeHealth`, message types in
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -72,6 +73,8 @@ class NodeCore:
         self.health = NodeHealth(window, HealthExpectations(d.expected_fps, d.max_transport_loss, d.stale_after_s))
         self.logger = logger or logging.getLogger("anomaly_seg.node_core.core")
         self.last_result: Result | None = None  # of the last processed frame, for inspection
+        self._camera_infos: dict[int, Any] = {}  # stamp -> the camera's CameraInfo (the latest few)
+        self._camera_lock = threading.Lock()  # written by the shell's callback, read by the runner's last stage
         self.log = ThrottledLogger(self.logger)
 
     def update_params(self, params: NodeParams) -> None:
@@ -142,8 +145,15 @@ class NodeCore:
         result = self.pipeline.postprocess(frame.buffers)
         result.timings.decode_ms = frame.decode_ms
         header = frame.msg.header
+        stamp_ns = rm.stamp_to_ns(header.stamp)
         return NodeOutputs(
-            header, rm.stamp_to_ns(header.stamp), result, frame.image, frame.bgr, frame.buffers.net_input
+            header,
+            stamp_ns,
+            result,
+            frame.image,
+            frame.bgr,
+            frame.buffers.net_input,
+            camera_info=self._camera_info_for(stamp_ns),
         )
 
     def _guarded(self, stage: Callable[[], object]) -> bool:
@@ -159,6 +169,21 @@ class NodeCore:
             self.log.log(logging.ERROR, "internal", f"internal error, frame dropped: {exc!r}", exc_info=True)
             return False
         return True
+
+    def record_camera_info(self, msg: Any) -> None:
+        """The camera's ``sensor_msgs/CameraInfo`` (its sibling topic); frames use the one with their stamp, else
+        the latest. Bounded: the last 16 are kept."""
+        with self._camera_lock:
+            self._camera_infos[rm.stamp_to_ns(msg.header.stamp)] = msg
+            while len(self._camera_infos) > 16:
+                del self._camera_infos[min(self._camera_infos)]
+
+    def _camera_info_for(self, stamp_ns: int) -> Any:
+        with self._camera_lock:
+            infos = self._camera_infos
+            if not infos:
+                return None
+            return infos.get(stamp_ns) or infos[max(infos)]
 
     def record_arrival(self, sequence: int | None, sent_ns: int | None, received_ns: int | None) -> None:
         """What the middleware says of one input message (see :meth:`NodeHealth.arrival`)."""

@@ -22,6 +22,7 @@ from anomaly_seg.vocabulary import (
     ANOMALY_CLASS_ID,
     TOPIC_ANOMALY_MASK,
     TOPIC_ANOMALY_SCORE,
+    TOPIC_CAMERA_INFO,
     TOPIC_OBSTACLE_IDS,
     TOPIC_OBSTACLES,
     TOPIC_OVERLAY,
@@ -49,6 +50,8 @@ class NodeOutputs:
     image: np.ndarray
     bgr: bool
     network_input: np.ndarray
+    #: the camera's CameraInfo for this frame (same stamp, else the latest), None before one arrived
+    camera_info: Any = None
 
     @property
     def segment_counts(self) -> tuple[int, int, int]:
@@ -83,6 +86,9 @@ class MessageBuilder:
             ),
         )
         add(TOPIC_ANOMALY_MASK, lambda: rm.array_to_image(factory, result.anomaly_mask, "mono8", header))
+        if outputs.camera_info is not None:
+            h, w = result.output_size
+            add(TOPIC_CAMERA_INFO, lambda: rm.scaled_camera_info(outputs.camera_info, header, h, w))
         add(TOPIC_OBSTACLE_IDS, lambda: rm.array_to_image(factory, result.obstacle_ids, "mono16", header))
         add(TOPIC_ANOMALY_SCORE, lambda: rm.array_to_image(factory, result.anomaly_score, "32FC1", header))
         add(TOPIC_SEMANTIC, lambda: rm.array_to_image(factory, result.semantic, "mono8", header))

@@ -38,6 +38,7 @@ _MSGTYPES: Final = {
     "Image": "sensor_msgs/msg/Image",
     "Detection2DArray": "vision_msgs/msg/Detection2DArray",
     "Float64": "std_msgs/msg/Float64",
+    "CameraInfo": CAMERA_INFO_TYPE,
 }
 DIAGNOSTICS_PERIOD_NS: Final = 1_000_000_000
 
@@ -161,26 +162,34 @@ def replay_bag(
         if previous is not None:
             previous.copy_into(writer, output)
         bar = tqdm(total=total, desc=f"replay {engine.name}", unit="frame", disable=not progress)
-        last_frame_ns = -1  # receive time of the last camera message taken
-        for message in read_messages(bag, [camera, *copy], typestore=store):
-            if stop.requested and (message.topic == camera or message.timestamp_ns > last_frame_ns):
-                break  # what belongs to the frames taken (ground truth at their time) is still copied
-            if message.topic == camera:
-                last_frame_ns = message.timestamp_ns
-            if message.topic != camera:
-                if previous is None or (message.topic, message.timestamp_ns) not in previous.copied:
-                    writer.write(message.topic, message.timestamp_ns, message.msg)
-                    summary.copied[message.topic] = summary.copied.get(message.topic, 0) + 1
-                continue
+        pending: Any = None  # the camera frame waiting for the other messages of its time (its camera_info)
+
+        def take(message: Any) -> None:
             if previous is not None and rm.stamp_to_ns(message.msg.header.stamp) in previous.done:
                 summary.resumed += 1
-                bar.update(1)
-                continue
-            summary.frames_in += 1
-            if expected_size is not None:
-                _check_sliding_size(message.msg, expected_size)
-            output.frame(message.msg, clock)
+            else:
+                summary.frames_in += 1
+                if expected_size is not None:
+                    _check_sliding_size(message.msg, expected_size)
+                output.frame(message.msg, clock)
             bar.update(1)
+
+        for message in read_messages(bag, [camera, *copy], typestore=store):
+            if pending is not None and (message.topic == camera or message.timestamp_ns > pending.timestamp_ns):
+                take(pending)
+                pending = None
+            if stop.requested and pending is None:
+                break  # what belongs to the frames taken (ground truth at their time) has been copied
+            if message.topic == camera:
+                pending = message
+                continue
+            if message.topic == info_topic:
+                node.record_camera_info(message.msg)
+            if previous is None or (message.topic, message.timestamp_ns) not in previous.copied:
+                writer.write(message.topic, message.timestamp_ns, message.msg)
+                summary.copied[message.topic] = summary.copied.get(message.topic, 0) + 1
+        if pending is not None:
+            take(pending)
         bar.close()
         output.close()
     summary.interrupted, summary.exit_status = stop.describe(), stop.exit_status
@@ -221,7 +230,8 @@ class _PreviousOutput:
 
     def copy_into(self, writer: BagWriter, output: _OutputBag) -> None:
         """Every message of the complete frames, the copied topics and the node's latched / periodic topics."""
-        per_frame = {output_topic(self.node_name, topic) for topic in vocabulary.OUTPUT_TYPES}
+        types = {**vocabulary.OUTPUT_TYPES, **vocabulary.CONDITIONAL_OUTPUT_TYPES}
+        per_frame = {output_topic(self.node_name, topic) for topic in types}
         topics = list_topics(self.path)
         for raw in read_raw_messages(self.path):
             if raw.topic in per_frame and raw.timestamp_ns not in self.done:
@@ -267,8 +277,9 @@ class _OutputBag:
 
     def __init__(self, writer: BagWriter, node: core.NodeCore, node_name: str, copied: dict[str, str]) -> None:
         self.writer, self.node, self.node_name = writer, node, node_name
-        self.names = {topic: output_topic(node_name, topic) for topic in vocabulary.OUTPUT_TYPES}
-        for topic, type_name in vocabulary.OUTPUT_TYPES.items():
+        types = {**vocabulary.OUTPUT_TYPES, **vocabulary.CONDITIONAL_OUTPUT_TYPES}
+        self.names = {topic: output_topic(node_name, topic) for topic in types}
+        for topic, type_name in types.items():
             writer.add_topic(self.names[topic], _MSGTYPES[type_name])
         self.label_info_topic = output_topic(node_name, vocabulary.TOPIC_LABEL_INFO)
         writer.add_topic(self.label_info_topic, "vision_msgs/msg/LabelInfo", latched=True)

@@ -199,9 +199,10 @@ class _Camera:
             name=self.prefix,
             logger=logger,
         )
+        types = {**vocabulary.OUTPUT_TYPES, **vocabulary.CONDITIONAL_OUTPUT_TYPES}
         self.outputs: dict[str, Publisher] = {
             topic: node.create_publisher(getattr(factory, type_name), f"{prefix}/{topic}", OUTPUT_DEPTH)
-            for topic, type_name in vocabulary.OUTPUT_TYPES.items()
+            for topic, type_name in types.items()
         }
         latched = QoSProfile(
             depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
@@ -224,6 +225,12 @@ class _Camera:
         # rclpy passes MessageInfo to two-argument callbacks; its type hints only know the one-argument form
         self.subscription = node.create_subscription(msg_type, input_topic, self._on_image, qos)  # type: ignore[arg-type]
         self.input_topic = node.resolve_topic_name(input_topic)
+        # the camera's camera_info is the image topic's sibling (/cam/image_raw[/compressed] -> /cam/camera_info)
+        camera_ns = self.input_topic.removesuffix("/compressed").rsplit("/", 1)[0]
+        self.camera_info_topic = f"{camera_ns}/{vocabulary.INPUT_CAMERA_INFO}"
+        self.camera_info = node.create_subscription(
+            factory.CameraInfo, self.camera_info_topic, self.core.record_camera_info, qos
+        )
 
     def _on_image(self, msg: Any, info: dict[str, Any]) -> None:
         self.core.record_arrival(
