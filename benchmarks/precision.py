@@ -14,6 +14,7 @@ conversion is sound, not what accuracy a trained model keeps.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 import warnings
@@ -24,6 +25,8 @@ import numpy as np
 from anomaly_seg.engines.onnxruntime_backend import OnnxRuntimeEngine
 from anomaly_seg.metrics.components import ComponentMetrics
 from anomaly_seg.metrics.pixel import PixelAnomalyMetrics
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def weight_bytes(path: Path) -> dict[str, float]:
@@ -58,6 +61,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.checkpoint or args.config):
         parser.error("give --checkpoint or --config")
+    sys.path.insert(0, str(REPO))  # training/ lives at the repository root
 
     from training.export import build_export_source, export_model, parse_size
     from training.smoke import heldout_scenes
