@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from anomaly_seg import messages as rm  # noqa: E402
 from anomaly_seg import vocabulary  # noqa: E402
 from anomaly_seg.bags.convert import camera_info_message  # noqa: E402
 from anomaly_seg.datasets import Intrinsics  # noqa: E402
+from tests.pipeline.fake_engine import grey_frame  # noqa: E402
 from tests.ros.test_node_process import CAMERA, NET, frame, plans, serve, stamp  # noqa: E402
 from tests.ros.test_node_process import client as client  # noqa: E402  (the fixture)
 from tests.ros.test_node_process import model as model  # noqa: E402  (the fixture)
@@ -48,3 +50,43 @@ def test_camera_info_matches_each_output_resolution(
         for info in infos:  # each with the header of a frame it goes with
             assert (info.height, info.width) == (h, w) and stamp(info) in frames and info.header.frame_id == "cam"
             np.testing.assert_allclose(info.k, [200 * sx, 0, 80 * sx, 0, 210 * sy, 48 * sy, 0, 0, 1])
+
+
+def test_an_obstacle_at_a_known_distance_comes_out_there_in_3d_and_in_the_cloud(
+    model: Path, client: RosClient, tmp_path: Path
+) -> None:
+    f = rm.ros_factory()
+    h_m, pitch, fy, cy = 1.4, 12.0, 100.0, 48.0
+    v_bottom = 80  # the square's lowest row ends here: its ground contact by plain trigonometry
+    expected = h_m / math.tan(math.radians(pitch) + math.atan((v_bottom - cy) / fy))
+    ground = {"ground.camera_height_m": h_m, "ground.camera_pitch_deg": pitch, "ground.frame_id": "base_link"}
+    (plan,) = plans(model, **ground)
+    with ros_processes() as procs:
+        _, _outputs, pub = serve(procs, plan, client, tmp_path)
+        boxes = client.subscribe(f"{plan.full_name}/{vocabulary.TOPIC_OBSTACLES_3D}", f_detections3d())
+        clouds = client.subscribe(f"{plan.full_name}/{vocabulary.TOPIC_ANOMALY_POINTS}", f.PointCloud2)
+        info_pub = client.publisher("/cam_test/camera_info", f.CameraInfo)
+        sent = [0]
+
+        def publish() -> None:
+            sent[0] += 1
+            image = red_square_frame(f, sent[0], (60, v_bottom - 12, 100, v_bottom))
+            info_pub.publish(camera_info_message(f, image.header, *CAMERA, Intrinsics(100.0, fy, 80.0, cy)))
+            pub.publish(image)
+
+        assert client.spin_until(lambda: bool(boxes) and bool(clouds), 30.0, step=publish)
+        (det,) = boxes[-1].detections
+        x = det.bbox.center.position.x
+        assert boxes[-1].header.frame_id == "base_link" and abs(x - expected) < 0.04 * expected, (x, expected)
+        assert abs(det.bbox.center.position.y) < 0.1 and det.results[0].hypothesis.class_id == "anomaly"
+        points = rm.cloud_points(clouds[-1])
+        assert 38 <= len(points) <= 42 and np.allclose(points[:, 0], expected, rtol=0.04) and not points[:, 2].any()
+
+
+def f_detections3d() -> type:
+    return rm.ros_factory().Detection3DArray  # type: ignore[no-any-return]
+
+
+def red_square_frame(f: object, index: int, box: tuple[int, int, int, int]) -> object:
+    header = rm.header_from_ns(f, 1_700_000_000_000_000_000 + index * 100_000_000, "cam")  # type: ignore[arg-type]
+    return rm.array_to_image(f, grey_frame(*CAMERA, [box]), "rgb8", header)  # type: ignore[arg-type]

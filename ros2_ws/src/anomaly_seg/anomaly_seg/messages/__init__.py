@@ -25,7 +25,8 @@ from anomaly_seg.messages.images import (
     image_to_rgb,
     rgb_to_yuv422,
 )
-from anomaly_seg.messages.vision import detection2d_array, detections_to_arrays, label_info
+from anomaly_seg.messages.pointcloud import cloud_points, xyz_cloud
+from anomaly_seg.messages.vision import detection2d_array, detection3d_array, detections_to_arrays, label_info
 
 __all__ = [
     "ENCODINGS",
@@ -33,9 +34,11 @@ __all__ = [
     "MAX_SIDE_PX",
     "MessageFactory",
     "array_to_image",
+    "cloud_points",
     "compressed_to_rgb",
     "copy_header",
     "detection2d_array",
+    "detection3d_array",
     "detections_to_arrays",
     "header_from_ns",
     "image_to_array",
@@ -48,4 +51,5 @@ __all__ = [
     "rosbags_factory",
     "scaled_camera_info",
     "stamp_to_ns",
+    "xyz_cloud",
 ]

@@ -63,6 +63,12 @@ class MessageFactory:
     DiagnosticStatus: type[Any]
     KeyValue: type[Any]
     Float64: type[Any]
+    Detection3DArray: type[Any]
+    Detection3D: type[Any]
+    BoundingBox3D: type[Any]
+    Vector3: type[Any]
+    PointCloud2: type[Any]
+    PointField: type[Any]
     byte_array: Callable[[np.ndarray], Any] = _as_ndarray
 
 
@@ -90,6 +96,12 @@ _FACTORY_TYPES: Final[Mapping[str, str]] = {
     "DiagnosticStatus": "diagnostic_msgs/msg/DiagnosticStatus",
     "KeyValue": "diagnostic_msgs/msg/KeyValue",
     "Float64": "std_msgs/msg/Float64",
+    "Detection3DArray": "vision_msgs/msg/Detection3DArray",
+    "Detection3D": "vision_msgs/msg/Detection3D",
+    "BoundingBox3D": "vision_msgs/msg/BoundingBox3D",
+    "Vector3": "geometry_msgs/msg/Vector3",
+    "PointCloud2": "sensor_msgs/msg/PointCloud2",
+    "PointField": "sensor_msgs/msg/PointField",
 }
 
 

@@ -82,3 +82,44 @@ def label_info(
     # Rounded to float32 here so the message holds exactly the value it serialises to.
     threshold32 = float(np.float32(threshold))
     return factory.LabelInfo(header=copy_header(factory, header), class_map=class_map, threshold=threshold32)
+
+
+def detection3d_array(
+    factory: MessageFactory,
+    header: Any,
+    ids: Sequence[int] | np.ndarray,
+    centres: np.ndarray,
+    sizes: np.ndarray,
+    scores: Sequence[float] | np.ndarray,
+    class_id: str = ANOMALY_CLASS_ID,
+) -> Any:
+    """``vision_msgs/Detection3DArray``: one axis-aligned box per obstacle (centre and size in metres, in the frame
+    of ``header``), ``id = str(segment id)`` as in the 2D detections, one hypothesis ``class_id`` with ``score``."""
+    centres = np.asarray(centres, np.float64).reshape(-1, 3)
+    sizes = np.asarray(sizes, np.float64).reshape(-1, 3)
+    identity = factory.Quaternion(x=0.0, y=0.0, z=0.0, w=1.0)
+    detections = [
+        factory.Detection3D(
+            header=copy_header(factory, header),
+            results=[
+                factory.ObjectHypothesisWithPose(
+                    hypothesis=factory.ObjectHypothesis(class_id=class_id, score=float(score)),
+                    pose=factory.PoseWithCovariance(
+                        pose=factory.Pose(
+                            position=factory.Point(x=float(c[0]), y=float(c[1]), z=float(c[2])), orientation=identity
+                        ),
+                        covariance=np.zeros(36, np.float64),
+                    ),
+                )
+            ],
+            bbox=factory.BoundingBox3D(
+                center=factory.Pose(
+                    position=factory.Point(x=float(c[0]), y=float(c[1]), z=float(c[2])), orientation=identity
+                ),
+                size=factory.Vector3(x=float(s[0]), y=float(s[1]), z=float(s[2])),
+            ),
+            id=str(int(seg_id)),
+        )
+        for seg_id, c, s, score in zip(np.asarray(ids).reshape(-1), centres, sizes, np.asarray(scores).reshape(-1))
+    ]
+    return factory.Detection3DArray(header=copy_header(factory, header), detections=detections)

@@ -26,6 +26,7 @@ from anomaly_seg.node_core.outputs import MessageBuilder, NodeOutputs, OutputMes
 from anomaly_seg.node_core.params import NodeParams
 from anomaly_seg.node_core.throttle import ThrottledLogger
 from anomaly_seg.pipeline import FrameBuffers, Pipeline, Result
+from anomaly_seg.pipeline.ground import ground_obstacles, scaled_k
 
 __all__ = ["Frame", "NodeCore", "NodeStats"]
 
@@ -146,6 +147,12 @@ class NodeCore:
         result.timings.decode_ms = frame.decode_ms
         header = frame.msg.header
         stamp_ns = rm.stamp_to_ns(header.stamp)
+        info = self._camera_info_for(stamp_ns)
+        mounting = self.params.ground.mounting()
+        ground = None
+        if info is not None and mounting is not None and int(info.width) > 0 and int(info.height) > 0:
+            k = scaled_k(np.asarray(info.k, np.float64), (int(info.height), int(info.width)), result.output_size)
+            ground = ground_obstacles(result.obstacle_ids, result.obstacles.kept_only().ids, k, mounting)
         return NodeOutputs(
             header,
             stamp_ns,
@@ -153,7 +160,9 @@ class NodeCore:
             frame.image,
             frame.bgr,
             frame.buffers.net_input,
-            camera_info=self._camera_info_for(stamp_ns),
+            camera_info=info,
+            ground=ground,
+            ground_frame_id=self.params.ground.frame_id,
         )
 
     def _guarded(self, stage: Callable[[], object]) -> bool:
@@ -177,6 +186,13 @@ class NodeCore:
             self._camera_infos[rm.stamp_to_ns(msg.header.stamp)] = msg
             while len(self._camera_infos) > 16:
                 del self._camera_infos[min(self._camera_infos)]
+
+    def _ground_state(self) -> str:
+        """Whether the 3D outputs are published, and why not."""
+        if self.params.ground.mounting() is None:
+            return "off: ground.camera_height_m unset"
+        with self._camera_lock:
+            return "on" if self._camera_infos else "off: no camera_info received"
 
     def _camera_info_for(self, stamp_ns: int) -> Any:
         with self._camera_lock:
@@ -234,6 +250,7 @@ class NodeCore:
             "output_resolution": self.params.output.resolution,
             "anomaly_threshold": f"{self.params.anomaly_threshold:g}",
             "meta_classifier": self.params.segments.meta_classifier_path or "none",
+            "ground_3d": self._ground_state(),
         }
         header = rm.header_from_ns(self.factory, self.clock() if stamp_ns is None else stamp_ns, "")
         return self.health.diagnostic_array(

@@ -17,14 +17,17 @@ import numpy as np
 from anomaly_seg import messages as rm
 from anomaly_seg.labels import CLASS_NAMES, colorize
 from anomaly_seg.pipeline import Result
+from anomaly_seg.pipeline.ground import GroundObstacles
 from anomaly_seg.pipeline.overlay import render_overlay
 from anomaly_seg.vocabulary import (
     ANOMALY_CLASS_ID,
     TOPIC_ANOMALY_MASK,
+    TOPIC_ANOMALY_POINTS,
     TOPIC_ANOMALY_SCORE,
     TOPIC_CAMERA_INFO,
     TOPIC_OBSTACLE_IDS,
     TOPIC_OBSTACLES,
+    TOPIC_OBSTACLES_3D,
     TOPIC_OVERLAY,
     TOPIC_PIPELINE_LATENCY,
     TOPIC_PROCESSING_TIME,
@@ -52,6 +55,9 @@ class NodeOutputs:
     network_input: np.ndarray
     #: the camera's CameraInfo for this frame (same stamp, else the latest), None before one arrived
     camera_info: Any = None
+    #: the kept obstacles on the ground (needs camera_info and the mounting), and the frame they are in
+    ground: GroundObstacles | None = None
+    ground_frame_id: str = ""
 
     @property
     def segment_counts(self) -> tuple[int, int, int]:
@@ -85,6 +91,16 @@ class MessageBuilder:
                 factory, header, kept.ids, kept.boxes_xyxy, kept.probabilities, ANOMALY_CLASS_ID
             ),
         )
+        if outputs.ground is not None:
+            g = outputs.ground
+            vehicle = rm.header_from_ns(factory, outputs.stamp_ns, outputs.ground_frame_id)
+            scores = dict(zip(kept.ids.tolist(), kept.probabilities.tolist()))
+            probabilities = [scores.get(int(i), 1.0) for i in g.ids]
+            add(
+                TOPIC_OBSTACLES_3D,
+                lambda: rm.detection3d_array(factory, vehicle, g.ids, g.centres, g.sizes, probabilities),
+            )
+            add(TOPIC_ANOMALY_POINTS, lambda: rm.xyz_cloud(factory, vehicle, g.points))
         add(TOPIC_ANOMALY_MASK, lambda: rm.array_to_image(factory, result.anomaly_mask, "mono8", header))
         if outputs.camera_info is not None:
             h, w = result.output_size

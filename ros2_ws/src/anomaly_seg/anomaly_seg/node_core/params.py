@@ -17,6 +17,7 @@ from anomaly_seg.errors import ConfigError
 from anomaly_seg.node_core.naming import camera_topics
 from anomaly_seg.parameters import ParamSpec, ParamValue, read_ros_params_file, validate_values
 from anomaly_seg.pipeline import PipelineConfig
+from anomaly_seg.pipeline.ground import Mounting
 from anomaly_seg.vocabulary import (
     BACKENDS,
     ENGINE_SHARING,
@@ -129,6 +130,33 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         max_value=1.0,
     ),
     ParamSpec(
+        "ground.camera_height_m",
+        0.0,
+        "camera height above flat ground (m); > 0 enables ~/output/obstacles_3d and ~/output/anomaly_points",
+        min_value=0.0,
+        max_value=20.0,
+    ),
+    ParamSpec(
+        "ground.camera_pitch_deg", 0.0, "camera pitch, positive = looking down (deg)", min_value=-45.0, max_value=45.0
+    ),
+    ParamSpec(
+        "ground.camera_roll_deg", 0.0, "camera roll about its forward axis (deg)", min_value=-45.0, max_value=45.0
+    ),
+    ParamSpec(
+        "ground.camera_x_m", 0.0, "camera position forward of the frame origin (m)", min_value=-50.0, max_value=50.0
+    ),
+    ParamSpec(
+        "ground.camera_y_m", 0.0, "camera position left of the frame origin (m)", min_value=-50.0, max_value=50.0
+    ),
+    ParamSpec("ground.frame_id", "base_link", "frame of the 3D outputs (x forward, y left, z up, z = 0 on the road)"),
+    ParamSpec(
+        "ground.max_range_m",
+        50.0,
+        "ground points farther than this are not published (m)",
+        min_value=1.0,
+        max_value=500.0,
+    ),
+    ParamSpec(
         "diagnostics.expected_fps",
         0.0,
         "WARN in /diagnostics when fewer frames per second are processed (the camera rate); 0 = no check",
@@ -162,6 +190,12 @@ TUNABLE: frozenset[str] = frozenset(
         "segments.region",
         "segments.region_dilation_px",
         "output.overlay_alpha",
+        "ground.camera_height_m",
+        "ground.camera_pitch_deg",
+        "ground.camera_roll_deg",
+        "ground.camera_x_m",
+        "ground.camera_y_m",
+        "ground.max_range_m",
     }
 )
 PARAMETERS = tuple(replace(spec, read_only=spec.name not in TUNABLE) for spec in PARAMETERS)
@@ -230,6 +264,32 @@ class OutputSection:
 
 
 @dataclass(frozen=True)
+class GroundSection:
+    """``ground.*``: the camera's mounting over flat ground (height 0 = unknown: no 3D outputs)."""
+
+    camera_height_m: float
+    camera_pitch_deg: float
+    camera_roll_deg: float
+    camera_x_m: float
+    camera_y_m: float
+    frame_id: str
+    max_range_m: float
+
+    def mounting(self) -> Mounting | None:
+        """The mounting, or None while ``camera_height_m`` is unset."""
+        if self.camera_height_m <= 0:
+            return None
+        return Mounting(
+            self.camera_height_m,
+            self.camera_pitch_deg,
+            self.camera_roll_deg,
+            self.camera_x_m,
+            self.camera_y_m,
+            self.max_range_m,
+        )
+
+
+@dataclass(frozen=True)
 class DiagnosticsSection:
     """``diagnostics.*``: what healthy looks like."""
 
@@ -249,6 +309,7 @@ class NodeParams:
     anomaly_threshold: float
     segments: SegmentsSection
     output: OutputSection
+    ground: GroundSection
     diagnostics: DiagnosticsSection
 
     @classmethod
@@ -293,6 +354,15 @@ class NodeParams:
                 region_dilation_px=v["segments.region_dilation_px"],
             ),
             output=OutputSection(resolution=v["output.resolution"], overlay_alpha=v["output.overlay_alpha"]),
+            ground=GroundSection(
+                camera_height_m=v["ground.camera_height_m"],
+                camera_pitch_deg=v["ground.camera_pitch_deg"],
+                camera_roll_deg=v["ground.camera_roll_deg"],
+                camera_x_m=v["ground.camera_x_m"],
+                camera_y_m=v["ground.camera_y_m"],
+                frame_id=v["ground.frame_id"],
+                max_range_m=v["ground.max_range_m"],
+            ),
             diagnostics=DiagnosticsSection(
                 expected_fps=v["diagnostics.expected_fps"],
                 max_transport_loss=v["diagnostics.max_transport_loss"],

@@ -39,6 +39,8 @@ _MSGTYPES: Final = {
     "Detection2DArray": "vision_msgs/msg/Detection2DArray",
     "Float64": "std_msgs/msg/Float64",
     "CameraInfo": CAMERA_INFO_TYPE,
+    "Detection3DArray": "vision_msgs/msg/Detection3DArray",
+    "PointCloud2": "sensor_msgs/msg/PointCloud2",
 }
 DIAGNOSTICS_PERIOD_NS: Final = 1_000_000_000
 
