@@ -145,3 +145,28 @@ def test_a_publisher_that_fails_for_good_stops_publishing_and_close_returns(pipe
     runner.submit(frames(1)[0])  # after close: dropped and counted
     stats = node.stats()
     assert stats.frames_in == 21 == stats.frames_processed + stats.frames_dropped + stats.frames_failed
+
+
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_planner_messages_leave_first_when_the_shell_asks_for_them_early(pipelined: bool) -> None:
+    order: list[tuple[str, int]] = []
+    sink = Collector()
+
+    def early(outputs: list[tuple[str, Any]]) -> None:
+        order.append(("early", rm.stamp_to_ns(dict(outputs)[vocabulary.TOPIC_OBSTACLES].header.stamp)))
+
+    def rest(outputs: list[tuple[str, Any]]) -> None:
+        order.append(("rest", rm.stamp_to_ns(dict(outputs)[vocabulary.TOPIC_SEMANTIC].header.stamp)))
+        sink(outputs)
+
+    runner = FrameRunner(make_core(), rest, pipelined=pipelined, early=early)
+    messages = frames(4)
+    for i, msg in enumerate(messages):
+        runner.submit(msg)
+        sink.wait_for(i + 1)
+    runner.close()
+    stamps = [rm.stamp_to_ns(m.header.stamp) for m in messages]
+    assert order == [(kind, s) for s in stamps for kind in ("early", "rest")]  # each frame's planner part first
+    for outputs in sink.published:
+        topics = {t for t, _ in outputs}
+        assert vocabulary.TOPIC_OBSTACLES not in topics and vocabulary.TOPIC_ANOMALY_MASK not in topics

@@ -28,7 +28,10 @@ from anomaly_seg.node_core.throttle import ThrottledLogger
 from anomaly_seg.pipeline import FrameBuffers, Pipeline, Result
 from anomaly_seg.pipeline.ground import ground_obstacles, scaled_k
 
-__all__ = ["Frame", "NodeCore", "NodeStats"]
+__all__ = ["Early", "Frame", "NodeCore", "NodeStats"]
+
+Early = Callable[[list[OutputMessage]], None]
+"""Receives a frame's planner-facing messages before the rest is built (see :meth:`NodeCore.finish`)."""
 
 
 @dataclass
@@ -86,7 +89,9 @@ class NodeCore:
         self.params = params
 
     # ------------------------------------------------------------------ per frame
-    def process(self, msg: Any, wanted: Collection[str] | None = None) -> list[OutputMessage]:
+    def process(
+        self, msg: Any, wanted: Collection[str] | None = None, early: Early | None = None
+    ) -> list[OutputMessage]:
         """Output messages for one ``sensor_msgs/Image`` or ``CompressedImage``; ``wanted=None`` means every topic.
 
         Never raises: a bad frame returns ``[]`` and is counted under its error kind. The same three stages as
@@ -95,7 +100,7 @@ class NodeCore:
         frame = self.begin(msg, self.pipeline.buffers)
         if frame is None or not self.infer(frame):
             return []
-        return self.finish(frame, wanted)
+        return self.finish(frame, wanted, early)
 
     def new_buffers(self) -> FrameBuffers:
         """Buffers for one more frame in flight (a pipelined runner holds one set per stage)."""
@@ -118,13 +123,22 @@ class NodeCore:
         """Stage 2: the engine on the frame's buffers; False (counted) when the engine fails."""
         return self._guarded(lambda: self.pipeline.infer(frame.buffers))
 
-    def finish(self, frame: Frame, wanted: Collection[str] | None = None) -> list[OutputMessage]:
-        """Stage 3: :meth:`outputs`, then their messages; ``[]`` (counted) on failure."""
+    def finish(
+        self, frame: Frame, wanted: Collection[str] | None = None, early: Early | None = None
+    ) -> list[OutputMessage]:
+        """Stage 3: :meth:`outputs`, then their messages; ``[]`` (counted) on failure. With ``early``, the
+        planner-facing messages go to it as soon as they exist, before the large images are built (the shell
+        publishes them at once); the rest is returned."""
         messages: list[OutputMessage] = []
 
         def stage() -> None:
             outputs = self.outputs(frame)
-            messages.extend(self.builder.frame_messages(outputs, wanted))
+            planner = self.builder.planner_messages(outputs, wanted)
+            if early is not None:
+                early(planner)
+            else:
+                messages.extend(planner)
+            messages.extend(self.builder.image_messages(outputs, wanted))
             processing_ms = (time.perf_counter() - frame.t_start) * 1e3
             latency_ms = (self.clock() - outputs.stamp_ns) / 1e6
             messages.extend(self.builder.timing_messages(processing_ms, latency_ms, wanted))

@@ -76,6 +76,10 @@ class MessageBuilder:
 
     def frame_messages(self, outputs: NodeOutputs, wanted: Collection[str] | None = None) -> list[OutputMessage]:
         """Images and detections of one frame; ``wanted=None`` means every topic."""
+        return self.planner_messages(outputs, wanted) + self.image_messages(outputs, wanted)
+
+    def planner_messages(self, outputs: NodeOutputs, wanted: Collection[str] | None = None) -> list[OutputMessage]:
+        """What a planner acts on (small): obstacles in 2D and 3D, the ground points and the mask."""
         factory, result = self.factory, outputs.result
         header = rm.copy_header(factory, outputs.header)
         kept = result.obstacles.kept_only()
@@ -102,6 +106,18 @@ class MessageBuilder:
             )
             add(TOPIC_ANOMALY_POINTS, lambda: rm.xyz_cloud(factory, vehicle, g.points))
         add(TOPIC_ANOMALY_MASK, lambda: rm.array_to_image(factory, result.anomaly_mask, "mono8", header))
+        return messages
+
+    def image_messages(self, outputs: NodeOutputs, wanted: Collection[str] | None = None) -> list[OutputMessage]:
+        """The rest of a frame: camera_info, the id, score and class images, colours and the overlay."""
+        factory, result = self.factory, outputs.result
+        header = rm.copy_header(factory, outputs.header)
+        messages: list[OutputMessage] = []
+
+        def add(topic: str, build: Any) -> None:
+            if wanted is None or topic in wanted:
+                messages.append((topic, build()))
+
         if outputs.camera_info is not None:
             h, w = result.output_size
             add(TOPIC_CAMERA_INFO, lambda: rm.scaled_camera_info(outputs.camera_info, header, h, w))

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from anomaly_seg.node_core.core import Frame, NodeCore
+from anomaly_seg.node_core.core import Early, Frame, NodeCore
 from anomaly_seg.node_core.outputs import OutputMessage
 from anomaly_seg.pipeline import FrameBuffers
 
@@ -50,10 +50,13 @@ class FrameRunner:
         pipelined: bool = True,
         name: str = "anomaly_seg",
         on_error: Callable[[BaseException], bool] = lambda exc: False,
+        early: Publish | None = None,
     ) -> None:
         self.core = core
         self.pipelined = pipelined
         self._publish = publish
+        # planner-facing messages, published before the large images are built (None: all go to publish)
+        self._early: Early | None = (lambda outputs: self._emit(outputs, early)) if early is not None else None
         self._wanted = wanted
         self._on_error = on_error
         self._slot: LatestFrameSlot[Any] = LatestFrameSlot()
@@ -97,7 +100,7 @@ class FrameRunner:
     # ------------------------------------------------------------------ serial
     def _serial(self) -> None:
         while (msg := self._slot.take()) is not None:
-            self._emit(self.core.process(msg, self._topics()))
+            self._emit(self.core.process(msg, self._topics(), self._early))
 
     # ------------------------------------------------------------------ pipelined
     def _decode_stage(self) -> None:
@@ -147,7 +150,7 @@ class FrameRunner:
     def _post_stage(self) -> None:
         while (frame := self._to_post.get()) is not _STOP:
             assert isinstance(frame, Frame)
-            outputs = self.core.finish(frame, self._topics())
+            outputs = self.core.finish(frame, self._topics(), self._early)
             self._pool.put(frame.buffers)
             self._emit(outputs)
 
@@ -157,11 +160,11 @@ class FrameRunner:
         except Exception:  # the shell's subscriber counts are gone (shutdown): publish nothing
             return set()
 
-    def _emit(self, outputs: Outputs) -> None:
+    def _emit(self, outputs: Outputs, publish: Publish | None = None) -> None:
         if not outputs or not self._publishing:
             return
         try:
-            self._publish(outputs)
+            (publish or self._publish)(outputs)
         except Exception as exc:
             if not self._on_error(exc):
                 self._publishing = False
