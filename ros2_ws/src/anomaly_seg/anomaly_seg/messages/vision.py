@@ -11,6 +11,20 @@ from anomaly_seg.messages.factory import MessageFactory, copy_header
 from anomaly_seg.vocabulary import ANOMALY_CLASS_ID
 
 
+def _hypothesis(factory: MessageFactory, class_id: str, score: float, position: tuple[float, float, float]) -> Any:
+    """One ``ObjectHypothesisWithPose``: ``class_id`` with ``score`` at ``position`` (identity orientation)."""
+    x, y, z = position
+    return factory.ObjectHypothesisWithPose(
+        hypothesis=factory.ObjectHypothesis(class_id=class_id, score=score),
+        pose=factory.PoseWithCovariance(
+            pose=factory.Pose(
+                position=factory.Point(x=x, y=y, z=z), orientation=factory.Quaternion(x=0.0, y=0.0, z=0.0, w=1.0)
+            ),
+            covariance=np.zeros(36, np.float64),
+        ),
+    )
+
+
 def detection2d_array(
     factory: MessageFactory,
     header: Any,
@@ -35,18 +49,7 @@ def detection2d_array(
     detections = [
         factory.Detection2D(
             header=copy_header(factory, header),
-            results=[
-                factory.ObjectHypothesisWithPose(
-                    hypothesis=factory.ObjectHypothesis(class_id=class_id, score=float(score)),
-                    pose=factory.PoseWithCovariance(
-                        pose=factory.Pose(
-                            position=factory.Point(x=0.0, y=0.0, z=0.0),
-                            orientation=factory.Quaternion(x=0.0, y=0.0, z=0.0, w=1.0),
-                        ),
-                        covariance=np.zeros(36, np.float64),
-                    ),
-                )
-            ],
+            results=[_hypothesis(factory, class_id, float(score), (0.0, 0.0, 0.0))],
             bbox=factory.BoundingBox2D(
                 center=factory.Pose2D(position=factory.Point2D(x=float(cx), y=float(cy)), theta=0.0),
                 size_x=float(sx),
@@ -101,17 +104,7 @@ def detection3d_array(
     detections = [
         factory.Detection3D(
             header=copy_header(factory, header),
-            results=[
-                factory.ObjectHypothesisWithPose(
-                    hypothesis=factory.ObjectHypothesis(class_id=class_id, score=float(score)),
-                    pose=factory.PoseWithCovariance(
-                        pose=factory.Pose(
-                            position=factory.Point(x=float(c[0]), y=float(c[1]), z=float(c[2])), orientation=identity
-                        ),
-                        covariance=np.zeros(36, np.float64),
-                    ),
-                )
-            ],
+            results=[_hypothesis(factory, class_id, float(score), (float(c[0]), float(c[1]), float(c[2])))],
             bbox=factory.BoundingBox3D(
                 center=factory.Pose(
                     position=factory.Point(x=float(c[0]), y=float(c[1]), z=float(c[2])), orientation=identity
