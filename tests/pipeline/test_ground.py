@@ -14,7 +14,7 @@ K = np.array([[800.0, 0.0, 640.0], [0.0, 800.0, 360.0], [0.0, 0.0, 1.0]])
 
 def project(points: np.ndarray, mounting: Mounting) -> np.ndarray:
     """Vehicle-frame points -> pixels with cv2.projectPoints (the independent forward model)."""
-    rotation = mounting.rotation().T  # vehicle -> optical
+    rotation = mounting.rotation.T  # vehicle -> optical
     rvec, _ = cv2.Rodrigues(rotation)
     uv, _ = cv2.projectPoints(points.astype(np.float64), rvec, -rotation @ mounting.centre, K, None)
     return uv.reshape(-1, 2)

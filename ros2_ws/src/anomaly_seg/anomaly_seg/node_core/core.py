@@ -73,6 +73,7 @@ class NodeCore:
             meta = MetaClassifier.load(params.segments.meta_classifier_path)
         self.pipeline = Pipeline(engine, params.pipeline_config(), meta)
         self.builder = MessageBuilder(factory, params.output.overlay_alpha)
+        self._mounting = params.ground.mounting()  # the camera over the ground (None: no 3D outputs)
         d = params.diagnostics
         self.health = NodeHealth(window, HealthExpectations(d.expected_fps, d.max_transport_loss, d.stale_after_s))
         self.logger = logger or logging.getLogger("anomaly_seg.node_core.core")
@@ -86,6 +87,7 @@ class NodeCore:
         already validated, from the next frame on; the rest (model, execution, resolution) must be unchanged."""
         self.pipeline.reconfigure(params.pipeline_config())
         self.builder.overlay_alpha = params.output.overlay_alpha
+        self._mounting = params.ground.mounting()
         self.params = params
 
     # ------------------------------------------------------------------ per frame
@@ -162,7 +164,7 @@ class NodeCore:
         header = frame.msg.header
         stamp_ns = rm.stamp_to_ns(header.stamp)
         info = self._camera_info_for(stamp_ns)
-        mounting = self.params.ground.mounting()
+        mounting = self._mounting
         ground = None
         if info is not None and mounting is not None and int(info.width) > 0 and int(info.height) > 0:
             k = scaled_k(np.asarray(info.k, np.float64), (int(info.height), int(info.width)), result.output_size)
@@ -203,7 +205,7 @@ class NodeCore:
 
     def _ground_state(self) -> str:
         """Whether the 3D outputs are published, and why not."""
-        if self.params.ground.mounting() is None:
+        if self._mounting is None:
             return "off: ground.camera_height_m unset"
         with self._camera_lock:
             return "on" if self._camera_infos else "off: no camera_info received"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -30,8 +31,9 @@ class Mounting:
     y_m: float = 0.0
     max_range_m: float = 50.0
 
+    @cached_property
     def rotation(self) -> np.ndarray:
-        """Optical-frame directions -> vehicle frame (roll about the forward axis, then pitch down)."""
+        """Optical-frame directions -> vehicle frame (roll about the forward axis, then pitch down); computed once."""
         p, r = math.radians(self.pitch_deg), math.radians(self.roll_deg)
         pitch = np.array([[math.cos(p), 0.0, math.sin(p)], [0.0, 1.0, 0.0], [-math.sin(p), 0.0, math.cos(p)]])
         roll = np.array([[1.0, 0.0, 0.0], [0.0, math.cos(r), -math.sin(r)], [0.0, math.sin(r), math.cos(r)]])
@@ -65,7 +67,7 @@ def ground_points(u: np.ndarray, v: np.ndarray, k: np.ndarray, mounting: Mountin
     """Ground points ``[N, 3]`` of pixels ``(u, v)`` (pixel-centre coordinates) and which pixels have one (below the
     horizon, within ``max_range_m``)."""
     rays = np.linalg.solve(k, np.stack([u, v, np.ones_like(u)]).astype(np.float64))  # [3, N] optical
-    d = mounting.rotation() @ rays  # vehicle frame
+    d = mounting.rotation @ rays  # vehicle frame
     c = mounting.centre
     with np.errstate(divide="ignore", invalid="ignore"):
         t = -c[2] / d[2]
@@ -111,7 +113,7 @@ def ground_obstacles(obstacle_ids: np.ndarray, ids: np.ndarray, k: np.ndarray, m
 
 def _height(top_row: float, distance: float, k: np.ndarray, mounting: Mounting) -> float:
     """Height above the ground where the ray of ``top_row`` (image centre column) is ``distance`` ahead."""
-    ray = mounting.rotation() @ np.linalg.solve(k, np.array([k[0, 2], top_row, 1.0]))
+    ray = mounting.rotation @ np.linalg.solve(k, np.array([k[0, 2], top_row, 1.0]))
     horizontal = math.hypot(ray[0], ray[1])
     if horizontal <= 0:
         return 0.0
