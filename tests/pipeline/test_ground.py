@@ -7,7 +7,8 @@ import math
 import cv2
 import numpy as np
 
-from anomaly_seg.pipeline.ground import Mounting, ground_obstacles, ground_points, scaled_k
+from anomaly_seg.messages import scaled_k
+from anomaly_seg.pipeline.ground import Mounting, ground_obstacles, ground_points
 
 K = np.array([[800.0, 0.0, 640.0], [0.0, 800.0, 360.0], [0.0, 0.0, 1.0]])
 

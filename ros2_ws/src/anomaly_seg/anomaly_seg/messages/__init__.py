@@ -5,7 +5,7 @@
 names (``from anomaly_seg import messages as rm``).
 """
 
-from anomaly_seg.messages.camera_info import scaled_camera_info
+from anomaly_seg.messages.camera_info import scaled_camera_info, scaled_k
 from anomaly_seg.messages.compressed import compressed_to_rgb, rgb_to_compressed
 from anomaly_seg.messages.factory import (
     MessageFactory,
@@ -50,6 +50,7 @@ __all__ = [
     "ros_factory",
     "rosbags_factory",
     "scaled_camera_info",
+    "scaled_k",
     "stamp_to_ns",
     "xyz_cloud",
 ]

@@ -8,6 +8,14 @@ from typing import Any
 import numpy as np
 
 
+def scaled_k(k: np.ndarray, from_size: tuple[int, int], to_size: tuple[int, int]) -> np.ndarray:
+    """Intrinsics ``k`` of images of ``from_size`` (height, width) for images of ``to_size``."""
+    out = np.asarray(k, np.float64).reshape(3, 3).copy()
+    out[0] *= to_size[1] / from_size[1]
+    out[1] *= to_size[0] / from_size[0]
+    return out
+
+
 def scaled_camera_info(info: Any, header: Any, height: int, width: int) -> Any:
     """A copy of ``info`` (rclpy or rosbags message) for images of ``height x width`` taken from the camera it
     describes: K and P scaled per axis (fx, cx by width / info.width; fy, cy by height / info.height), the new
@@ -16,9 +24,7 @@ def scaled_camera_info(info: Any, header: Any, height: int, width: int) -> Any:
     if int(info.width) <= 0 or int(info.height) <= 0:
         raise ValueError(f"camera_info has no image size ({info.width}x{info.height})")
     sx, sy = width / int(info.width), height / int(info.height)
-    k = np.asarray(info.k, np.float64).reshape(3, 3).copy()
-    k[0] *= sx
-    k[1] *= sy
+    k = scaled_k(np.asarray(info.k), (int(info.height), int(info.width)), (height, width))
     p = np.asarray(info.p, np.float64).reshape(3, 4).copy()
     p[0] *= sx
     p[1] *= sy

@@ -26,7 +26,7 @@ from anomaly_seg.node_core.outputs import MessageBuilder, NodeOutputs, OutputMes
 from anomaly_seg.node_core.params import NodeParams
 from anomaly_seg.node_core.throttle import ThrottledLogger
 from anomaly_seg.pipeline import FrameBuffers, Pipeline, Result
-from anomaly_seg.pipeline.ground import ground_obstacles, scaled_k
+from anomaly_seg.pipeline.ground import ground_obstacles
 
 __all__ = ["Early", "Frame", "NodeCore", "NodeStats"]
 
@@ -167,7 +167,7 @@ class NodeCore:
         mounting = self._mounting
         ground = None
         if info is not None and mounting is not None and int(info.width) > 0 and int(info.height) > 0:
-            k = scaled_k(np.asarray(info.k, np.float64), (int(info.height), int(info.width)), result.output_size)
+            k = rm.scaled_k(np.asarray(info.k, np.float64), (int(info.height), int(info.width)), result.output_size)
             ground = ground_obstacles(result.obstacle_ids, result.obstacles.kept_only().ids, k, mounting)
         return NodeOutputs(
             header,

@@ -55,14 +55,6 @@ class GroundObstacles:
     points: np.ndarray  # float32 [M, 3], ground-contact points (z = 0)
 
 
-def scaled_k(k: np.ndarray, from_size: tuple[int, int], to_size: tuple[int, int]) -> np.ndarray:
-    """Intrinsics ``k`` of images of ``from_size`` (height, width) for images of ``to_size``."""
-    out = np.asarray(k, np.float64).reshape(3, 3).copy()
-    out[0] *= to_size[1] / from_size[1]
-    out[1] *= to_size[0] / from_size[0]
-    return out
-
-
 def ground_points(u: np.ndarray, v: np.ndarray, k: np.ndarray, mounting: Mounting) -> tuple[np.ndarray, np.ndarray]:
     """Ground points ``[N, 3]`` of pixels ``(u, v)`` (pixel-centre coordinates) and which pixels have one (below the
     horizon, within ``max_range_m``)."""
