@@ -185,12 +185,29 @@ def test_cpu_image_context_has_what_make_test_reads_and_no_local_venv() -> None:
         assert is_ignored(dropped, rules), dropped
 
 
-def test_ros_images_pair_the_same_ros_tensorrt_and_entrypoint() -> None:
+UBUNTU_OF_ROS = {"humble": "jammy", "jazzy": "noble"}
+
+
+def test_ros_images_pair_ros_tensorrt_and_cuda_python_and_share_the_entrypoint() -> None:
     x86, jetson = parse("Dockerfile.x86"), parse("Dockerfile.jetson")
-    for key in ("ROS_DISTRO", "TENSORRT_MAJOR_MINOR", "ROS_APT_SOURCE_VERSION", "USER_UID"):
+    for key in ("ROS_APT_SOURCE_VERSION", "USER_UID"):
         assert x86.args[key] == jetson.args[key], key
-    assert x86.args["ROS_DISTRO"] == "humble"  # JetPack 6 is Ubuntu 22.04, whose ROS 2 release is Humble
+    # The vehicle: JetPack 6 is Ubuntu 22.04 (Humble) with TensorRT 10.3 and CUDA 12.
     assert jetson.baseimage.startswith("nvcr.io/nvidia/l4t-jetpack:r36.")
+    assert (jetson.args["ROS_DISTRO"], jetson.args["TENSORRT_MAJOR_MINOR"]) == ("humble", "10.3")
+    assert Requirement(jetson.args["CUDA_PYTHON"]).specifier.contains("12.6.0")
+    # The desktop: NGC's 2026 TensorRT 11 containers are Ubuntu 24.04 (Jazzy) with CUDA 13.
+    assert x86.baseimage.startswith("nvcr.io/nvidia/tensorrt:26.")
+    assert (x86.args["ROS_DISTRO"], x86.args["TENSORRT_MAJOR_MINOR"]) == ("jazzy", "11")
+    assert Requirement(x86.args["CUDA_PYTHON"]).specifier.contains("13.0.0")
+    # Both check at build that the base's Ubuntu is the ROS release's and that its TensorRT is the one expected.
+    x86_run = "\n".join(instructions("Dockerfile.x86", "RUN"))
+    for distro, codename in UBUNTU_OF_ROS.items():
+        assert f"{distro}) want={codename}" in x86_run
+    for name in ROS_IMAGES:
+        run = "\n".join(instructions(name, "RUN"))
+        assert '"${TENSORRT_MAJOR_MINOR}."*' in run and "VERSION_CODENAME" in run, name
+        assert '"${CUDA_PYTHON}"' in run, name
     for name in ROS_IMAGES:
         assert instructions(name, "ENTRYPOINT") == ['["/usr/local/bin/anomaly-seg-entrypoint"]']
         assert instructions(name, "CMD") == ['["node"]']
@@ -221,7 +238,8 @@ def test_ros_pip_requirements_keep_numpy_1_and_match_the_lock() -> None:
         line.split("==", 1) for line in (REPO / "requirements/lock.txt").read_text().splitlines() if "==" in line
     )
     assert str(reqs["rosbags"].specifier) == f"=={lock['rosbags']}"
-    assert {"onnxruntime", "rosbags", "cuda-python"} <= set(reqs)
+    assert {"onnxruntime", "rosbags"} <= set(reqs)
+    assert "cuda-python" not in reqs  # per image: its CUDA major (CUDA_PYTHON build argument)
 
 
 # --- entrypoint ----------------------------------------------------------------------------------
