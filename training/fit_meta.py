@@ -6,7 +6,8 @@ Input format ("prediction files"): one ``.npz`` per frame (or a folder of them) 
 segments at. The evaluator and the bag replay write them; :func:`save_prediction` is the writer.
 
 Labels: a segment is a true positive if it overlaps the ground-truth anomaly (IoU > 0), a false positive
-otherwise; segments lying entirely in void are left out. Cross-validation groups segments by frame, so segments
+otherwise; segments are formed under the evaluation's segment rule (``benchmark`` by default: void zeroed first),
+and segments lying entirely in void are left out. Cross-validation groups segments by frame, so segments
 of one frame never sit in both the training and the test fold.
 """
 
@@ -21,8 +22,7 @@ from typing import Any
 import numpy as np
 
 from anomaly_seg.errors import DatasetError
-from anomaly_seg.metrics.segments import match_segments
-from anomaly_seg.segments import FEATURE_NAMES, MetaClassifier, SegmentParams, extract_segments, segment_features
+from anomaly_seg.segments import FEATURE_NAMES, MetaClassifier, SegmentParams
 
 PREDICTION_KEYS = ("semantic", "anomaly_score", "uncertainty", "anomaly_gt")
 
@@ -100,21 +100,30 @@ def load_prediction(path: Path) -> Prediction:
     return Prediction(arrays["semantic"], arrays["anomaly_score"], arrays["uncertainty"], arrays["anomaly_gt"])
 
 
-def frame_samples(prediction: Prediction, params: SegmentParams) -> tuple[np.ndarray, np.ndarray, int]:
-    """Features and TP labels of one frame's counted segments, and the number of ignored (all-void) segments."""
-    segments = extract_segments(prediction.anomaly_score, prediction.semantic, params)
-    features = segment_features(segments, prediction.anomaly_score, prediction.uncertainty, prediction.semantic)
-    match = match_segments(segments, prediction.anomaly_gt)
-    counted = ~match.ignored
-    return features[counted], match.true_positive[counted].astype(np.int64), int(match.ignored.sum())
+def frame_samples(
+    prediction: Prediction, params: SegmentParams, protocol: str = "benchmark"
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Features and TP labels of one frame's counted segments, and the number of ignored (all-void) segments.
+
+    Segments are formed under the evaluation's ``protocol`` (default ``benchmark``: void zeroed first, no cap), so
+    the classifier is trained on the segments ``evaluate`` judges it on."""
+    from training.meta_protocol import frame_segments
+
+    f = frame_segments(
+        prediction.anomaly_score, prediction.semantic, prediction.uncertainty, prediction.anomaly_gt, params, protocol
+    )
+    counted = f.counted
+    return f.features[counted], f.match.true_positive[counted].astype(np.int64), int((~counted).sum())
 
 
-def collect_samples(predictions: Iterator[Prediction] | Sequence[Prediction], params: SegmentParams) -> SegmentSamples:
+def collect_samples(
+    predictions: Iterator[Prediction] | Sequence[Prediction], params: SegmentParams, protocol: str = "benchmark"
+) -> SegmentSamples:
     """Segment features and labels over a dataset's frames."""
     feats, labels, groups = [], [], []
     frames = ignored = 0
     for frame, prediction in enumerate(predictions):
-        x, y, n_ignored = frame_samples(prediction, params)
+        x, y, n_ignored = frame_samples(prediction, params, protocol)
         feats.append(x)
         labels.append(y)
         groups.append(np.full(y.size, frame, np.int64))
@@ -125,32 +134,17 @@ def collect_samples(predictions: Iterator[Prediction] | Sequence[Prediction], pa
     return SegmentSamples(np.concatenate(feats), np.concatenate(labels), np.concatenate(groups), frames, ignored)
 
 
-def _pipeline(c: float, seed: int) -> Any:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000, random_state=seed))
-
-
 def cross_validate(
     samples: SegmentSamples, *, folds: int = 5, c: float = 1.0, seed: int = 0, decision_threshold: float = 0.5
 ) -> dict[str, float]:
     """Frame-grouped k-fold scores: AUROC, AUPRC (average precision), accuracy at ``decision_threshold``."""
     from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_score
-    from sklearn.model_selection import GroupKFold
 
-    n_groups = np.unique(samples.groups).size
-    k = min(folds, n_groups)
+    from training.meta_protocol import out_of_fold
+
+    proba, k = out_of_fold(samples.features, samples.labels, samples.groups, folds=folds, c=c, seed=seed)
     if k < 2:
         return {}
-    proba = np.zeros(samples.labels.size)
-    for train, test in GroupKFold(n_splits=k).split(samples.features, samples.labels, samples.groups):
-        if np.unique(samples.labels[train]).size < 2:
-            proba[test] = samples.labels[train].mean()
-            continue
-        model = _pipeline(c, seed).fit(samples.features[train], samples.labels[train])
-        proba[test] = model.predict_proba(samples.features[test])[:, 1]
     return {
         "folds": float(k),
         "auroc": float(roc_auc_score(samples.labels, proba)),
@@ -181,6 +175,8 @@ def fit_meta_classifier(
         )
     start = time.perf_counter()
     cv = cross_validate(samples, folds=folds, c=c, seed=seed, decision_threshold=decision_threshold)
+    from training.meta_protocol import _pipeline
+
     model = _pipeline(c, seed).fit(samples.features, samples.labels)
     scaler, logreg = model[0], model[-1]
     training: dict[str, Any] = {

@@ -36,12 +36,36 @@ def _frame(seed: int, h: int = 64, w: int = 96) -> Prediction:
     return Prediction(semantic, score, uncertainty, gt)
 
 
-def test_samples_label_segments_and_skip_void(tmp_path: Path) -> None:
+def test_samples_label_segments_and_follow_the_evaluations_void_rule(tmp_path: Path) -> None:
     path = save_prediction(tmp_path / "f0.npz", _frame(0))
     frame = load_prediction(path)
+    # benchmark rule (evaluate's default): void is zeroed before segments form, so the blob in void is no segment
     samples = collect_samples([frame], SegmentParams(threshold=1.0))
-    assert samples.ignored == 1 and samples.frames == 1
+    assert samples.ignored == 0 and samples.frames == 1
     assert samples.labels.sum() == 2 and samples.labels.size >= 3
+    # the node's rule: the blob is a segment, judged after and ignored (all void); the counted ones are the same
+    deployed = collect_samples([frame], SegmentParams(threshold=1.0), protocol="deployed")
+    assert deployed.ignored == 1
+    assert deployed.labels.size == samples.labels.size and deployed.labels.sum() == 2
+
+
+def test_fit_meta_segments_are_the_ones_evaluate_counts(tmp_path: Path) -> None:
+    """The training segments of fit-meta and the evaluation's SegmentMetrics agree segment for segment."""
+    from anomaly_seg.evaluation.accumulator import FrameAccumulator
+
+    frames = [_frame(i) for i in range(4)]
+    # a void strip through a real obstacle: two segments under the benchmark rule, one under the node's
+    frames[0].anomaly_gt[30:32, :] = 255
+    frames[0].anomaly_score[24:40, 40:50] = 5.0
+    frames[0].anomaly_gt[24:30, 40:50] = 1
+    frames[0].anomaly_gt[32:40, 40:50] = 1
+    for protocol in ("benchmark", "deployed"):
+        samples = collect_samples(frames, SegmentParams(threshold=1.0), protocol=protocol)
+        acc = FrameAccumulator([1.0], SegmentParams(threshold=1.0), protocol=protocol)
+        for f in frames:
+            acc.add(f.anomaly_score, f.semantic, f.anomaly_gt, f.uncertainty)
+        counts = acc.segment_results()[0].counts
+        assert (counts.tp, counts.fp) == (int(samples.labels.sum()), int(samples.labels.size - samples.labels.sum()))
 
 
 def test_fit_meta_command_writes_a_valid_json_with_cv_scores(

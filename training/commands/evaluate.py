@@ -40,6 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--min-area-px", type=int, default=0, help="segments smaller than this are removed")
     parser.add_argument("--meta", type=Path, default=None, help="meta-classifier JSON to evaluate segments with")
+    parser.add_argument(
+        "--meta-protocol",
+        action="store_true",
+        help="also run Chan et al.'s meta-classification protocol on these frames (cross-validated Table 2 / "
+        "Table 3 / LARS: OUT/meta_protocol.json, .md, meta_lars.png); the operating point is --meta's (chosen on "
+        "validation) when it has one, else chosen here and labelled so",
+    )
     parser.add_argument("--overlays", type=int, default=8, help="number of example overlay PNGs")
     parser.add_argument("--max-images", type=int, default=None, help="evaluate only the first N images")
     parser.add_argument("--synthetic-n", type=int, default=64, help="scenes for --dataset synthetic_heldout")
@@ -84,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         protocol=args.protocol,
         size_filter=args.component_size_filter,
         meta=MetaClassifier.load(args.meta) if args.meta else None,
-        dump_predictions=args.dump_predictions,
+        dump_predictions=args.dump_predictions or args.meta_protocol,
         overlays=args.overlays,
         max_images=args.max_images,
         title=args.dataset,
@@ -101,9 +108,35 @@ def run(args: argparse.Namespace) -> int:
 
     for line in component_summary(report.metrics["components"]):
         print(line)
+    if args.meta_protocol:
+        _meta_protocol(args, options.meta, float(threshold) if threshold is not None else 0.0)
     images = report.metrics["frames"]["evaluated"]
     print(f"evaluate: {images} images of {args.dataset}; LLR AP {_pct(report.ap())}; report in {args.out}")
     return 0
+
+
+def _meta_protocol(args: argparse.Namespace, meta: object, threshold: float) -> None:
+    from anomaly_seg.segments import MetaClassifier, SegmentParams
+    from training import meta_protocol
+    from training.fit_meta import prediction_files
+
+    deployed = meta if isinstance(meta, MetaClassifier) and meta.operating_point is not None else None
+    result, _ = meta_protocol.run_on_predictions(
+        prediction_files([args.out / "predictions"]),
+        reference_threshold=threshold,
+        thresholds=args.segment_thresholds,
+        params=SegmentParams(threshold=threshold, min_area_px=args.min_area_px),
+        protocol=args.protocol,
+        deployed=deployed,
+        note=""
+        if deployed is not None
+        else "No --meta with an operating point: the point below is chosen on these frames (optimistic).",
+    )
+    meta_protocol.write(result.document, args.out)
+    with (args.out / "report.md").open("a", encoding="utf-8") as report:
+        report.write("\n" + meta_protocol.markdown(result.document))
+    op = result.document["operating_point"]
+    print(f"evaluate: meta protocol: operating point FP {op['fp']} FN {op['fn']} F1 {op['f1']:.3f} ({op['source']})")
 
 
 def _pct(v: float | None) -> str:

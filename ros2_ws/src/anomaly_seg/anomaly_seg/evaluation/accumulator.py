@@ -27,16 +27,15 @@ from __future__ import annotations
 import argparse
 import warnings
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from anomaly_seg.metrics.components import SIZE_FILTERS, ComponentMetrics
 from anomaly_seg.metrics.pixel import PixelAnomalyMetrics, PixelMetricsResult
-from anomaly_seg.metrics.segments import SegmentCounts, SegmentMetrics, SegmentResult
+from anomaly_seg.metrics.segments import SegmentCounts, SegmentMetrics, SegmentResult, rule_params, rule_score
 from anomaly_seg.segments import MetaClassifier, SegmentParams
-from anomaly_seg.vocabulary import GT_VOID
+from anomaly_seg.vocabulary import PROTOCOLS
 
 __all__ = [
     "PROTOCOLS",
@@ -48,10 +47,6 @@ __all__ = [
     "resolve_thresholds",
     "segment_row",
 ]
-
-PROTOCOLS = ("benchmark", "deployed")
-#: segment ids are uint16: "no cap" is the largest count they can number
-NO_CAP = 65535
 
 
 def add_rule_arguments(parser: argparse.ArgumentParser) -> None:
@@ -156,7 +151,7 @@ class FrameAccumulator:
         self.protocol = protocol
         self.thresholds = [as_float32(t) for t in thresholds]
         params = params if params is not None else SegmentParams(threshold=self.thresholds[0])
-        self.params = replace(params, max_segments=NO_CAP) if protocol == "benchmark" else params
+        self.params = rule_params(params, protocol)
         self.pixel = PixelAnomalyMetrics(max_bins)
         self.segments = SegmentMetrics(self.thresholds, self.params, meta)
         self.components = [ComponentMetrics(t, size_filter) for t in self.thresholds]
@@ -176,8 +171,7 @@ class FrameAccumulator:
                 f"score {score.shape} and semantic {semantic.shape} must have the ground truth's shape {gt.shape}"
             )
         self.pixel.update(score, gt)
-        void = gt == GT_VOID
-        segment_score = np.where(void, np.float32(-np.inf), score) if self.protocol == "benchmark" else score
+        segment_score = rule_score(score, gt, self.protocol)
         self.segments.update(segment_score, semantic, gt, uncertainty)
         for components in self.components:
             components.update(score, gt)

@@ -25,6 +25,25 @@ from anomaly_seg.segments.features import segment_features
 from anomaly_seg.segments.meta import MetaClassifier
 
 ANOMALY, VOID = 1, 255
+#: segment ids are uint16: "no cap" is the largest count they can number
+NO_CAP = 65535
+
+
+def rule_params(params: SegmentParams, protocol: str) -> SegmentParams:
+    """Segment parameters under an evaluation ``protocol`` (vocabulary.PROTOCOLS): ``benchmark`` (SMIYC /
+    meta-ood) counts every segment (no cap); ``deployed`` keeps the node's cap."""
+    if protocol not in ("benchmark", "deployed"):
+        raise ValueError(f"protocol must be benchmark or deployed, got {protocol!r}")
+    return replace(params, max_segments=NO_CAP) if protocol == "benchmark" else params
+
+
+def rule_score(score: np.ndarray, gt: np.ndarray, protocol: str) -> np.ndarray:
+    """The float32 score segments are formed from: under ``benchmark`` void pixels are set below every threshold
+    before components form; under ``deployed`` (the node's rule) segments are formed first and void judged after.
+    The evaluation and the meta classifier's training segments both come from here (and :func:`rule_params`), so
+    the classifier is trained on the segments it is judged on."""
+    score = np.asarray(score, np.float32)
+    return np.where(np.asarray(gt) == VOID, np.float32(-np.inf), score) if protocol == "benchmark" else score
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 The JSON file (written by ``python -m training fit-meta``) holds the format name and version, the feature names
 (must equal :data:`~anomaly_seg.segments.features.FEATURE_NAMES`), the scaler's mean and scale, the coefficients,
-the intercept, the decision threshold and free-form training statistics. It is untrusted input: every field is
+the intercept, the decision threshold, optionally the operating point chosen on validation (``{"threshold",
+"meta_threshold", ...}``: the anomaly-score threshold the segments were formed at and the probability kept from)
+and free-form training statistics. It is untrusted input: every field is
 checked and any problem raises :class:`~anomaly_seg.errors.ModelFileError` naming the file and the field.
 """
 
@@ -40,6 +42,7 @@ class MetaClassifier:
         *,
         feature_names: tuple[str, ...] = FEATURE_NAMES,
         training: Mapping[str, Any] | None = None,
+        operating_point: Mapping[str, Any] | None = None,
         source: str = "<memory>",
     ) -> None:
         self.source = source
@@ -50,6 +53,7 @@ class MetaClassifier:
         self.intercept = float(intercept)
         self.threshold = float(threshold)
         self.training: dict[str, Any] = dict(training or {})
+        self.operating_point: dict[str, Any] | None = dict(operating_point) if operating_point is not None else None
         self._check()
 
     def _fail(self, problem: str) -> ModelFileError:
@@ -79,6 +83,18 @@ class MetaClassifier:
             raise self._fail("intercept must be finite")
         if not 0.0 <= self.threshold <= 1.0:
             raise self._fail(f"threshold must be in [0, 1], got {self.threshold}")
+        if self.operating_point is not None:
+            op = self.operating_point
+            for key in ("threshold", "meta_threshold"):
+                if not _is_number(op.get(key)):
+                    raise self._fail(f"operating_point.{key} must be a finite number, got {op.get(key)!r}")
+            if not 0.0 <= float(op["meta_threshold"]) <= 1.0:
+                raise self._fail(f"operating_point.meta_threshold must be in [0, 1], got {op['meta_threshold']}")
+
+    @property
+    def score_threshold(self) -> float | None:
+        """The anomaly-score threshold of the operating point (segments formed at it), if the file has one."""
+        return None if self.operating_point is None else float(self.operating_point["threshold"])
 
     def decision_function(self, features: np.ndarray) -> np.ndarray:
         """Logits ``[N]`` for features ``[N, F]`` in :data:`FEATURE_NAMES` order."""
@@ -108,6 +124,7 @@ class MetaClassifier:
             "coef": self.coef.tolist(),
             "intercept": self.intercept,
             "threshold": self.threshold,
+            **({"operating_point": self.operating_point} if self.operating_point is not None else {}),
             "training": self.training,
         }
 
@@ -151,6 +168,9 @@ class MetaClassifier:
         training = doc.get("training", {})
         if not isinstance(training, dict):
             raise fail("training must be a JSON object")
+        operating_point = doc.get("operating_point")
+        if operating_point is not None and not isinstance(operating_point, dict):
+            raise fail("operating_point must be a JSON object")
         return cls(
             arrays["scaler_mean"],
             arrays["scaler_scale"],
@@ -159,6 +179,7 @@ class MetaClassifier:
             float(doc["threshold"]),
             feature_names=tuple(names),
             training=training,
+            operating_point=operating_point,
             source=source,
         )
 
