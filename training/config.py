@@ -25,6 +25,9 @@ DATASETS = ("synthetic", "cityscapes")
 OUTLIER_SOURCES = ("synthetic", "coco", "none")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 DEVICES = ("auto", "cpu", "cuda")
+#: Stage-2 training methods: the UEM's likelihood ratio (Nayal et al.) or entropy maximisation (Chan et al.: the
+#: segmentation head fine-tuned to maximal softmax entropy on pasted outliers; the deployed score is the entropy).
+METHODS = ("uem", "entropy_max")
 
 
 def _check(key: str, ok: bool, message: str) -> None:
@@ -132,12 +135,15 @@ class OutlierConfig:
     area_range: tuple[float, float] = (0.001, 0.1)
     kinds: tuple[str, ...] | None = None  # synthetic kinds; None: all TRAIN_OBSTACLE_KINDS
     patch_size_range: tuple[int, int] = (48, 160)
+    #: share of training samples replaced by a whole outlier image (an outlier drawn from the source, resized to
+    #: the crop; its pixels are outliers, the rest void): the proxy's whole images mixed into the inlier batches
+    whole_image_probability: float = 0.0
 
     def __post_init__(self) -> None:
         _check("outliers.source", self.source in OUTLIER_SOURCES, f"{self.source!r} not in {OUTLIER_SOURCES}")
         if self.source == "coco":
             _check("outliers.coco_root", bool(self.coco_root), "the COCO root is required for source coco")
-        for key in ("probability", "val_probability", "stage1_probability"):
+        for key in ("probability", "val_probability", "stage1_probability", "whole_image_probability"):
             v = getattr(self, key)
             _check(f"outliers.{key}", 0.0 <= v <= 1.0, f"must be within [0, 1], got {v}")
         lo, hi = self.area_range
@@ -165,10 +171,15 @@ class LossConfig:
     uem_alpha: float = 0.1
     em_every: int = 1
     em_per_class: int = 64
+    #: entropy maximisation: L = (1 - lambda) CE(inliers) + lambda L_entropy(outliers) (Chan et al.: 0.9)
+    entropy_lambda: float = 0.9
 
     def __post_init__(self) -> None:
         for key in ("gmm_beta", "uem_alpha"):
             _check(f"loss.{key}", getattr(self, key) >= 0, f"must be >= 0, got {getattr(self, key)}")
+        _check(
+            "loss.entropy_lambda", 0 <= self.entropy_lambda <= 1, f"must be within [0, 1], got {self.entropy_lambda}"
+        )
         for key in ("em_every", "em_per_class"):
             _check(f"loss.{key}", getattr(self, key) >= 1, f"must be >= 1, got {getattr(self, key)}")
 
@@ -191,6 +202,7 @@ class TrainConfig:
     repository root); ``init`` a checkpoint to start from (stage 2: the stage-1 model)."""
 
     stage: int = 1
+    method: str = "uem"  # stage 2: METHODS
     model: str = "models/configs/tiny.yaml"
     init: str | None = None
     seed: int = 0
@@ -205,8 +217,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _check("stage", self.stage in (1, 2), f"must be 1 or 2, got {self.stage}")
         _check("device", self.device in DEVICES, f"{self.device!r} is not one of {', '.join(DEVICES)}")
+        _check("method", self.method in METHODS, f"{self.method!r} is not one of {', '.join(METHODS)}")
         if self.stage == 2:
             _check("outliers.source", self.outliers.source != "none", "stage 2 needs pasted outliers")
+        _check("method", self.stage == 2 or self.method == "uem", "entropy_max is a stage-2 method (init: stage 1)")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

@@ -33,6 +33,7 @@ from anomaly_seg.vocabulary import MODES
 from training.datasets.base import Sample, collate_samples, resize_image
 
 PRIMARY_SCORE = "llr"
+"""The default deployed score; a model's own is ``model.config.score`` (the engine's ``anomaly_score``)."""
 
 
 def score_names(model: AnomalySegmenter) -> tuple[str, ...]:
@@ -83,7 +84,8 @@ def validate_model(
         if stage == 1:
             miou.update(class_logits.argmax(1).cpu().numpy(), batch["train_ids"].numpy())
         else:
-            pixel.update(compute_score(PRIMARY_SCORE, class_logits, uem_logits).cpu().numpy(), batch["anomaly"].numpy())
+            score = compute_score(model.config.score, class_logits, uem_logits)
+            pixel.update(score.cpu().numpy(), batch["anomaly"].numpy())
     if stage == 1:
         r = miou.compute()
         return {"miou": float(r.miou), "pixel_accuracy": float(r.pixel_accuracy)}
@@ -125,9 +127,9 @@ class EvalReport:
     out_dir: Path
     files: list[Path]
 
-    def ap(self, score: str = PRIMARY_SCORE) -> float:
-        """Pixel AP of ``score``."""
-        return float(self.metrics["pixel"][score]["ap"])
+    def ap(self, score: str | None = None) -> float:
+        """Pixel AP of ``score`` (default: the model's deployed score)."""
+        return float(self.metrics["pixel"][score or self.metrics.get("score", PRIMARY_SCORE)]["ap"])
 
 
 def _to_network_size(sample: Sample, size: tuple[int, int]) -> Sample:
@@ -174,7 +176,8 @@ def evaluate(
         size_filter=opts.size_filter,
     )
     # the LLR's pixel metrics are the accumulator's; the baselines only get pixel metrics
-    pixel = {name: primary.pixel if name == PRIMARY_SCORE else PixelAnomalyMetrics() for name in names}
+    deployed = model.config.score
+    pixel = {name: primary.pixel if name == deployed else PixelAnomalyMetrics() for name in names}
     n = len(dataset)  # type: ignore[arg-type]
     if opts.max_images is not None:
         n = min(n, opts.max_images)
@@ -196,11 +199,11 @@ def evaluate(
             class_logits, uem_logits = logits_at(model, images, gt.shape, opts.mode)
             scores = {name: compute_score(name, class_logits, uem_logits)[0].cpu().numpy() for name in names}
             for name in names:
-                if name != PRIMARY_SCORE:
+                if name != deployed:
                     pixel[name].update(scores[name], gt)
             semantic = class_logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
             uncertainty = uncertainty_maps(class_logits)[0].cpu().numpy()
-            llr = scores[PRIMARY_SCORE].astype(np.float32)
+            llr = scores[deployed].astype(np.float32)  # the deployed score (LLR unless entropy maximisation)
             primary.add(llr, semantic, gt, uncertainty)
             if sample.train_ids is not None:
                 has_train_ids = True
@@ -231,7 +234,7 @@ def evaluate(
         segment_rules=primary.rules(),
         components=primary.component_rows(),
         miou=float(miou.compute().miou) if has_train_ids else None,
-        extra={**opts.extra, "interrupted": stop.describe()} if stop.requested else opts.extra,
+        extra={"score": deployed, **opts.extra, **({"interrupted": stop.describe()} if stop.requested else {})},
     )
     summary = (
         (f"{stop.describe()} after {n} images: the report covers those. " if stop.requested else "")

@@ -2,7 +2,9 @@
 
 stage 1 (inlier segmentor on inlier-only scenes) -> stage 2 (UEM with pasted obstacle patches of TRAIN kinds) ->
 evaluation on held-out scenes whose obstacles are of UNSEEN kinds (Lost and Found protocol: road and obstacle
-pixels; the whole-image AP is reported beside it) -> prediction files -> meta classifier.
+pixels; the whole-image AP is reported beside it) -> prediction files -> meta classifier by Chan et al.'s protocol
+on separate validation scenes (same unseen kinds, other seeds: the operating point is never chosen on the test
+frames), measured on the test frames (``meta_protocol.json``).
 This demonstrates that the chain learns on synthetic data; it says nothing about accuracy on real roads.
 """
 
@@ -21,7 +23,7 @@ from torch.utils.data import Dataset
 from anomaly_seg.datasets.lost_and_found import ROAD_TRAIN_ID
 from anomaly_seg.errors import ConfigError
 from anomaly_seg.labels import VOID
-from training.config import REPO_ROOT, TrainConfig
+from training.config import METHODS, REPO_ROOT, TrainConfig
 from training.datasets.base import Sample
 from training.pasting import OutlierPaster, PasteParams, SyntheticOutlierSource
 from training.trainers.data import TEST_SEED, SyntheticScenes
@@ -37,9 +39,9 @@ class SmokeResult:
     model: Path
     metrics: Path
     meta: Path | None
-    ap: float  # LLR, road protocol (Lost and Found)
+    ap: float  # the deployed score (LLR; entropy for entropy_max), road protocol (Lost and Found)
     max_softmax_ap: float
-    image_ap: float  # LLR, whole-image protocol
+    image_ap: float  # the deployed score, whole-image protocol
     image_max_softmax_ap: float
     seconds: float
 
@@ -100,16 +102,20 @@ def run_smoke(
     overrides1: Sequence[str] = (),
     overrides2: Sequence[str] = (),
     progress: bool = True,
+    method: str = "uem",
+    stage1: str | Path | None = None,
 ) -> SmokeResult:
     """Run the chain into ``out_dir``: ``stage1/``, ``stage2/``, ``eval/`` (road protocol, the headline),
-    ``eval_image/`` (whole-image protocol) and ``model.safetensors``, ``metrics.json``, ``meta.json`` at the top."""
+    ``eval_image/`` (whole-image protocol) and ``model.safetensors``, ``metrics.json``, ``meta.json`` at the top.
+
+    ``method``: ``uem`` (stage 2 trains the UEM; score LLR) or ``entropy_max`` (stage 2 fine-tunes the segmentation
+    head by Chan et al.'s entropy maximisation; score the normalised entropy; ``metrics.json`` gains
+    ``baseline_pixel``: the stage-1 model's pixel metrics on the same scenes, before OoD training). ``stage1``:
+    reuse this stage-1 checkpoint instead of training one."""
     import torch
 
-    from anomaly_seg.errors import DatasetError
     from anomaly_seg.network import load_checkpoint
-    from anomaly_seg.segments import SegmentParams
     from training.evaluate import EvalOptions, evaluate
-    from training.fit_meta import collect_samples, fit_meta_classifier, load_prediction, prediction_files
     from training.trainers import train
 
     start = time.perf_counter()
@@ -117,9 +123,15 @@ def run_smoke(
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     logging = [f"logging.progress={str(progress).lower()}"]
-    s1 = TrainConfig.from_yaml(CONFIG_DIR / "smoke_stage1.yaml", [*logging, *overrides1])
-    r1 = train(s1, out / "stage1")
-    s2 = TrainConfig.from_yaml(CONFIG_DIR / "smoke_stage2.yaml", [*logging, f"init={r1.best}", *overrides2])
+    if method not in METHODS:
+        raise ConfigError(f"--method {method!r} is not one of {', '.join(METHODS)}")
+    stage1_val: dict[str, float] = {}
+    if stage1 is None:
+        s1 = TrainConfig.from_yaml(CONFIG_DIR / "smoke_stage1.yaml", [*logging, *overrides1])
+        r1 = train(s1, out / "stage1")
+        stage1, stage1_val = r1.best, (r1.history[-1] if r1.history else {})
+    recipe = "smoke_stage2.yaml" if method == "uem" else "smoke_entropy_max.yaml"
+    s2 = TrainConfig.from_yaml(CONFIG_DIR / recipe, [*logging, f"init={stage1}", *overrides2])
     r2 = train(s2, out / "stage2")
     model_path = out / "model.safetensors"
     shutil.copyfile(r2.best, model_path)
@@ -137,7 +149,8 @@ def run_smoke(
             "dataset": "synthetic_heldout",
             "protocol": "road",
             "note": "learning on synthetic data, not accuracy",
-            "stage1_val": r1.history[-1] if r1.history else {},
+            "method": method,
+            "stage1_val": stage1_val,
             "stage2_val": r2.history[-1] if r2.history else {},
         },
     )
@@ -153,29 +166,33 @@ def run_smoke(
     image = evaluate(model, image_scenes, out / "eval_image", image_options, threshold)
     metrics_path = out / "metrics.json"
     shutil.copyfile(out / "eval" / "metrics.json", metrics_path)
+    baseline_ap = None
+    if method == "entropy_max":  # the same model before OoD training (Chan et al., Table 1)
+        base_model, _ = load_checkpoint(stage1)
+        base_options = replace(options, dump_predictions=False, overlays=0, title="before OoD training (stage 1)")
+        base = evaluate(base_model, heldout_scenes(test_images, config.input.size), out / "eval_baseline", base_options)
+        doc = json.loads(metrics_path.read_text(encoding="utf-8"))
+        doc["baseline_pixel"] = base.metrics["pixel"]
+        metrics_path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+        baseline_ap = base.ap(config.score)
 
-    meta_path: Path | None = None
-    params = SegmentParams(threshold=threshold)
-    try:
-        files = prediction_files([out / "eval" / "predictions"])
-        samples = collect_samples((load_prediction(f) for f in files), params)
-        meta = fit_meta_classifier(samples, params=params, folds=3)
-        meta_path = meta.save(out / "meta.json")
-    except DatasetError as exc:
-        print(f"smoke: meta classifier not fitted: {exc}")
+    meta_path = _fit_meta(model, config.input.size, out, threshold, options, test_images, progress, config.score)
     seconds = time.perf_counter() - start
     result = SmokeResult(
         out,
         model_path,
         metrics_path,
         meta_path,
-        report.ap("llr"),
+        report.ap(),
         report.ap("max_softmax"),
-        image.ap("llr"),
+        image.ap(),
         image.ap("max_softmax"),
         seconds,
     )
     summary = {
+        "method": method,
+        "score": config.score,
+        "baseline_ap": baseline_ap,
         "protocol": "road",
         "ap": result.ap,
         "max_softmax_ap": result.max_softmax_ap,
@@ -186,3 +203,61 @@ def run_smoke(
     }
     (out / "smoke.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     return result
+
+
+#: Seed offset of the validation scenes the meta classifier and its operating point are chosen on.
+META_VAL_SEED = TEST_SEED + 500_000
+
+
+def _fit_meta(
+    model: object,
+    size: tuple[int, int],
+    out: Path,
+    threshold: float,
+    options: object,
+    test_images: int,
+    progress: bool,
+    score: str,
+) -> Path | None:
+    """Meta classifier + operating point on validation scenes, then the protocol on the test predictions."""
+    from anomaly_seg.errors import DatasetError
+    from training import meta_protocol
+    from training.evaluate import EvalOptions, evaluate
+    from training.fit_meta import prediction_files
+
+    assert isinstance(options, EvalOptions)
+    val_options = replace(
+        options, overlays=0, title="synthetic validation scenes (meta classifier)", extra={"dataset": "meta_val"}
+    )
+    val_scenes = heldout_scenes(max(16, test_images // 2), size, seed_offset=META_VAL_SEED)
+    evaluate(model, val_scenes, out / "meta_val", val_options, threshold)  # type: ignore[arg-type]
+    note = "Synthetic scenes and a tiny smoke-trained model: learning on synthetic data, not accuracy."
+    try:
+        chosen, data = meta_protocol.run_on_predictions(
+            prediction_files([out / "meta_val" / "predictions"]),
+            reference_threshold=threshold,
+            score=score,
+            folds=3,
+            note=note + " Validation frames: the operating point is chosen here.",
+            progress=progress,
+        )
+        meta_protocol.write(chosen.document, out / "meta_val")
+        meta = meta_protocol.fit_deployed(data, chosen.document["operating_point"], frames=len(data[0].frames))
+    except DatasetError as exc:
+        print(f"smoke: meta classifier not fitted: {exc}")
+        return None
+    meta_path = meta.save(out / "meta.json")
+    measured, _ = meta_protocol.run_on_predictions(
+        prediction_files([out / "eval" / "predictions"]),
+        reference_threshold=threshold,
+        score=score,
+        deployed=meta,
+        folds=3,
+        note=note + " Test frames; the operating point's classifier was fitted on the validation scenes.",
+        progress=progress,
+    )
+    meta_protocol.write(measured.document, out / "eval")
+    with (out / "eval" / "report.md").open("a", encoding="utf-8") as report:
+        report.write("\n" + meta_protocol.markdown(measured.document))
+    shutil.copyfile(out / "eval" / "meta_protocol.json", out / "meta_protocol.json")
+    return meta_path

@@ -31,7 +31,27 @@ def test_smoke_run_writes_the_chain_and_beats_max_softmax(smoke_run_dir: Path) -
     assert metrics["pixel"]["llr"]["ap"] == pytest.approx(s["ap"])
     _, config = load_checkpoint(smoke_run_dir / "model.safetensors")
     assert config.name == "tiny"
-    assert MetaClassifier.load(smoke_run_dir / "meta.json").training["segments"] > 0
+    meta = MetaClassifier.load(smoke_run_dir / "meta.json")
+    assert meta.training["segments"] > 0 and meta.operating_point is not None
+
+
+@pytest.mark.slow
+def test_smoke_run_chooses_the_operating_point_on_validation_and_reports_the_protocol(smoke_run_dir: Path) -> None:
+    """Chan et al.'s protocol: chosen on the validation scenes by the rule (no more misses than the plain baseline
+    at the pixel-F1 threshold), measured on the test frames with the classifier as fitted."""
+    val = json.loads((smoke_run_dir / "meta_val" / "meta_protocol.json").read_text())
+    test = json.loads((smoke_run_dir / "meta_protocol.json").read_text())
+    op, ref = val["operating_point"], val["reference"]
+    assert op["fn"] <= ref["fn"] and op["fp"] + op["fn"] <= ref["fp"] + ref["fn"]
+    meta = MetaClassifier.load(smoke_run_dir / "meta.json")
+    assert meta.operating_point is not None
+    assert (meta.score_threshold, meta.threshold) == (op["threshold"], op["meta_threshold"])
+    assert test["operating_point"]["threshold"] == op["threshold"] and "validation" in test["operating_point"]["source"]
+    assert len(test["rows"]) >= 7 and test["folds"] == 3 and test["lars"]["features"]
+    for row in test["rows"]:
+        assert set(row) >= {"threshold", "baseline", "meta", "meta_auroc", "meta_auprc", "msp_auroc", "msp_auprc"}
+    assert "## Meta classification" in (smoke_run_dir / "eval" / "report.md").read_text()
+    assert (smoke_run_dir / "eval" / "meta_lars.png").is_file()
     assert list((smoke_run_dir / "eval" / "predictions").glob("*.npz"))
     image = json.loads((smoke_run_dir / "eval_image" / "metrics.json").read_text())
     assert image["pixel"]["llr"]["ap"] == pytest.approx(s["image_ap"])

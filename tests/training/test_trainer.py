@@ -124,6 +124,43 @@ def test_stage2_changes_only_the_uem(stage1_run: Path, tmp_path: Path) -> None:
     assert extra["stage"] == 2 and "ap" in extra["val"] and "score_threshold" in extra
 
 
+def test_entropy_max_changes_only_decoder_and_head_and_deploys_the_entropy(stage1_run: Path, tmp_path: Path) -> None:
+    """Chan et al.: the segmentation model's trainable part (decoder + head) is fine-tuned, backbone and UEM stay;
+    the checkpoint's score is the normalised entropy, which the model's forward then returns as anomaly_score."""
+    from anomaly_seg.network.scores import entropy
+
+    recipe = tiny_recipe(2, iterations=2).replace(init=str(stage1_run / LAST), method="entropy_max")
+    recipe = recipe.replace(
+        outliers=OutlierConfig(probability=1.0, area_range=(0.02, 0.08), whole_image_probability=0.5)
+    )
+    trainer = Trainer(recipe, tmp_path)
+    for name, p in trainer.model.named_parameters():
+        assert p.requires_grad == name.startswith(("decoder.", "head.")), name
+    assert trainer.objective.term_names == ("entropy_max",)
+    result = trainer.fit()
+    before, after = load_file(str(stage1_run / LAST)), load_file(str(result.last))
+    for name, tensor in before.items():
+        if not name.startswith(("decoder.", "head.")):
+            assert torch.equal(tensor, after[name]), f"{name} changed"
+    assert any(not torch.equal(before[n], after[n]) for n in before if n.startswith("head."))
+    model, config = load_checkpoint(result.best)
+    assert config.score == "entropy"
+    images = torch.randint(0, 255, (1, *config.input.size, 3), dtype=torch.uint8)
+    _, score, _ = model.eval()(images)
+    class_logits, _ = model.logits(model.normalize(images))
+    up = torch.nn.functional.interpolate(class_logits, size=config.input.size, mode="bilinear", align_corners=False)
+    torch.testing.assert_close(score, entropy(up))
+    _, extra = read_checkpoint_metadata(result.best)
+    assert extra["recipe"]["method"] == "entropy_max" and "score_threshold" in extra
+
+
+def test_entropy_max_is_a_stage_two_method() -> None:
+    with pytest.raises(ConfigError, match="method"):
+        tiny_recipe(1).replace(method="entropy_max")
+    with pytest.raises(ConfigError, match="method"):
+        tiny_recipe(2).replace(method="nope")
+
+
 def test_resume_continues_exactly(tmp_path: Path) -> None:
     straight = train(tiny_recipe(1, iterations=3), tmp_path / "a")
     partial = tiny_recipe(1, iterations=3)

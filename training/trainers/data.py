@@ -63,9 +63,15 @@ class TrainSamples(Dataset[Sample]):
     """Augmented (scale, crop to the network size, flip, jitter) and optionally outlier-pasted samples."""
 
     def __init__(
-        self, base: Dataset[Sample], params: AugmentParams, paster: OutlierPaster | None = None, seed: int = 0
+        self,
+        base: Dataset[Sample],
+        params: AugmentParams,
+        paster: OutlierPaster | None = None,
+        seed: int = 0,
+        whole_image_probability: float = 0.0,
     ) -> None:
         self.base, self.params, self.paster, self.seed = base, params, paster, seed
+        self.whole_image_probability = whole_image_probability if paster is not None else 0.0
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -73,6 +79,11 @@ class TrainSamples(Dataset[Sample]):
 
     def __getitem__(self, index: int) -> Sample:
         rng = np.random.default_rng([self.seed, self.epoch, index])
+        if self.whole_image_probability and rng.random() < self.whole_image_probability:
+            from training.pasting import whole_outlier_image
+
+            assert self.paster is not None
+            return whole_outlier_image(self.paster.source, self.params.crop_size, rng, f"{index:07d}")
         sample = self.base[index]
         present = [t for t in (sample.train_ids, sample.anomaly) if t is not None]
         image, out = augment(sample.image, present, rng, self.params)
@@ -147,7 +158,8 @@ def train_dataset(config: TrainConfig, model: ModelConfig) -> TrainSamples:
     probability = config.outliers.probability if config.stage == 2 else config.outliers.stage1_probability
     if probability > 0:
         paster = _paster(config.outliers, probability, "train", config.seed)
-    return TrainSamples(base_dataset(config, model, "train"), params, paster, config.seed)
+    whole = config.outliers.whole_image_probability if config.stage == 2 else 0.0
+    return TrainSamples(base_dataset(config, model, "train"), params, paster, config.seed, whole)
 
 
 def val_dataset(config: TrainConfig, model: ModelConfig) -> EvalSamples:

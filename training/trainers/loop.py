@@ -20,7 +20,7 @@ from anomaly_seg.network import AnomalySegmenter, ModelConfig, build_model, load
 from training.config import TrainConfig
 from training.distributed import DistInfo, all_reduce_sum, barrier
 from training.trainers.data import ResumableSampler, make_loader, micro_batch_size, train_dataset, val_dataset
-from training.trainers.objective import StageObjective
+from training.trainers.objective import StageObjective, entropy_target
 from training.trainers.schedule import lr_at
 from training.trainers.state import Progress, load_state, save_state
 
@@ -68,6 +68,16 @@ def build_stage_model(config: TrainConfig) -> tuple[AnomalySegmenter, ModelConfi
         model_config = ModelConfig.from_yaml(config.model)
         model = build_model(model_config, pretrained=model_config.backbone.weights is not None)
     model.set_stage(config.stage)
+    if config.method == "entropy_max":
+        # Chan et al.: fine-tune the segmentation model's trainable part (decoder + head; backbone frozen); the
+        # deployed score becomes the normalised entropy, so the node runs the model unchanged
+        from dataclasses import replace
+
+        model_config = replace(model_config, score="entropy")
+        model.config = model_config
+        model.set_stage(1)
+        model.backbone.requires_grad_(False)
+        model.train(model.training)
     # Only masked-image pre-training uses the mask token; a trainable parameter without gradients would stall DDP.
     model.backbone.mask_token.requires_grad_(False)
     return model, model_config
@@ -105,7 +115,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.model, self.model_config = build_stage_model(config)
         self.model.to(self.device).train()
-        self.objective = StageObjective(self.model, config.stage, config.loss)
+        self.objective = StageObjective(self.model, config.stage, config.loss, config.method)
         self.module: nn.Module = self.objective
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel
@@ -154,6 +164,11 @@ class Trainer:
             self.progress.batches_in_epoch = 0
 
     def _target(self, batch: dict[str, Any]) -> torch.Tensor:
+        if self.config.method == "entropy_max":
+            for key in ("train_ids", "anomaly"):
+                if key not in batch:
+                    raise ConfigError(f"method entropy_max: training data has no {key} target")
+            return entropy_target(batch["train_ids"], batch["anomaly"]).to(self.device, non_blocking=True)
         key = "train_ids" if self.config.stage == 1 else "anomaly"
         if key not in batch:
             raise ConfigError(f"stage {self.config.stage}: training data has no {key} target")

@@ -1,7 +1,9 @@
 """The loss of each training stage as an ``nn.Module`` around the model (so DistributedDataParallel can wrap it).
 
 Stage 1: cross-entropy of the class logits against trainIds (GMM head: the GMMSeg loss on the feature grid).
-Stage 2: ``BCE_with_logits(LLR, y~)`` against the pasted-outlier target (+ alpha x GMM loss of a GMM UEM head).
+Stage 2: ``BCE_with_logits(LLR, y~)`` against the pasted-outlier target (+ alpha x GMM loss of a GMM UEM head), or,
+with method ``entropy_max`` (Chan et al.), ``(1 - lambda) CE(inliers) + lambda L_entropy(outliers)`` of the class
+logits against trainIds with the pasted pixels marked :data:`OUTLIER` (:func:`entropy_target`).
 
 Each loss term is a mean over its valid pixels (``training.losses``). To make a step over several processes and
 micro-batches equal to one step on the whole global batch, every term is re-weighted by
@@ -22,6 +24,14 @@ from anomaly_seg.network.heads import GMMHead, OfficialGMMHead
 from training import losses
 from training.config import LossConfig
 
+#: Target code of a pasted-outlier pixel in the entropy-maximisation target (trainIds elsewhere, 255 void).
+OUTLIER = 254
+
+
+def entropy_target(train_ids: Tensor, anomaly: Tensor) -> Tensor:
+    """trainIds with the outlier pixels (``anomaly == 1``) set to :data:`OUTLIER`."""
+    return torch.where(anomaly == 1, torch.full_like(train_ids, OUTLIER), train_ids)
+
 
 def downsample_labels(labels: Tensor, size: tuple[int, int]) -> Tensor:
     """Nearest-neighbour resize of ``[B, H, W]`` integer labels to ``size`` (no new values)."""
@@ -33,8 +43,9 @@ def downsample_labels(labels: Tensor, size: tuple[int, int]) -> Tensor:
 class StageObjective(nn.Module):
     """``forward(images, target, weights) -> (loss, per-term mean losses)`` for stage 1 or 2 of ``model``."""
 
-    def __init__(self, model: AnomalySegmenter, stage: int, config: LossConfig) -> None:
+    def __init__(self, model: AnomalySegmenter, stage: int, config: LossConfig, method: str = "uem") -> None:
         super().__init__()
+        self.method = method
         trained = model.head if stage == 1 else model.uem.head
         if isinstance(trained, OfficialGMMHead):
             key = "head.type" if stage == 1 else "uem.head"
@@ -56,6 +67,8 @@ class StageObjective(nn.Module):
     @property
     def term_names(self) -> tuple[str, ...]:
         """Names of the loss terms, in the order of :meth:`term_counts` and the logged losses."""
+        if self.method == "entropy_max":
+            return ("entropy_max",)
         if self.stage == 1:
             return ("gmm" if self.gmm_head is not None else "ce",)
         return ("bce", "uem_gmm") if self.gmm_head is not None else ("bce",)
@@ -68,6 +81,8 @@ class StageObjective(nn.Module):
     def term_targets(self, target: Tensor) -> list[Tensor]:
         """The target of each loss term at the resolution that term is computed at."""
         grid, feature = self._grids((target.shape[-2], target.shape[-1]))
+        if self.method == "entropy_max":
+            return [target]
         if self.stage == 1:
             return [downsample_labels(target, feature) if self.gmm_head is not None else target]
         return [target, downsample_labels(target, grid)] if self.gmm_head is not None else [target]
@@ -94,7 +109,13 @@ class StageObjective(nn.Module):
         size = (target.shape[-2], target.shape[-1])
         terms: list[Tensor] = []
         coefs: list[float] = []
-        if self.stage == 1:
+        if self.method == "entropy_max":
+            logits = F.interpolate(raw.class_logits, size=size, mode="bilinear", align_corners=False).float()
+            train_ids = torch.where(targets[0] == OUTLIER, torch.full_like(targets[0], VOID), targets[0])
+            outlier = (targets[0] == OUTLIER).to(torch.uint8)
+            terms.append(losses.entropy_maximization_loss(logits, train_ids, outlier, self.config.entropy_lambda))
+            coefs.append(1.0)
+        elif self.stage == 1:
             if (head := self.gmm_head) is not None:
                 assert raw.class_embeddings is not None and raw.class_components is not None
                 terms.append(

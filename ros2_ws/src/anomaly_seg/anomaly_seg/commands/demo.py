@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from anomaly_seg.evaluation.bag_source import evaluate_bag
     from anomaly_seg.node_core.params import NodeParams
     from anomaly_seg.offline.replay import replay_bag
+    from anomaly_seg.segments import MetaClassifier
     from anomaly_seg.synthetic import write_lostandfound_layout
 
     start = time.perf_counter()
@@ -141,19 +142,24 @@ def run(args: argparse.Namespace) -> int:
 
     # 3. replay on ONNX Runtime CPU through the node pipeline, 4. evaluate
     engine = load_engine(onnx_path, backend="onnxruntime", log=lambda line: print(f"demo: {line}"))
-    threshold = engine.metadata.get("anomaly_seg.score_threshold")
+    # the plain baseline's threshold: pixel-F1-optimal on validation (in the ONNX); the node runs at the meta
+    # classifier's operating point (chosen on validation with it) when meta.json has one
+    text = engine.metadata.get("anomaly_seg.score_threshold")
+    threshold = float(str(text)) if text not in (None, "", "null") else 0.0
     values: dict[str, object] = {"model.onnx_path": str(onnx_path), "model.backend": "onnxruntime"}
-    if threshold not in (None, "", "null"):
-        values["anomaly.threshold"] = float(str(threshold))
     if meta.is_file():
         values["segments.meta_classifier_path"] = str(meta)
+        if MetaClassifier.load(meta).score_threshold is None:
+            values["anomaly.threshold"] = threshold
+    else:
+        values["anomaly.threshold"] = threshold
     params = NodeParams.from_dict(values)
     replayed = out / "bags" / "lostandfound_replayed"
     summary = replay_bag(bag, replayed, engine, params, progress=progress)
     for line in summary.lines():
         print(f"demo: {line}")
     report = out / "report"
-    evaluation = evaluate_bag(replayed, report, EvalSettings(), progress=progress)
+    evaluation = evaluate_bag(replayed, report, EvalSettings(threshold=threshold), progress=progress)
     m = evaluation.evaluator.metrics(evaluation.matcher)
     px = m["pixel"]["llr"]
     (out / "demo.json").write_text(
@@ -172,6 +178,13 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"demo: segments {row['source']} (meta classifier {'yes' if row['meta'] else 'no'}): TP {row['tp']} "
             f"FP {row['fp']} FN {row['fn']}, F1 {row['f1']:.2f}, road miss rate {pct(row['road_miss_rate'])}"
+        )
+    op = MetaClassifier.load(meta).operating_point if meta.is_file() else None
+    if op is not None:
+        print(
+            f"demo: rescored = the plain baseline at the pixel-F1 threshold {threshold:.3g}, no meta classifier; "
+            f"published = the node at the operating point chosen on validation (threshold {op['threshold']:.3g}, "
+            f"meta threshold {op['meta_threshold']:.2f})"
         )
     print(f"demo: pixel AP {pct(px['ap'])}, FPR95 {pct(px['fpr95'])}, AUROC {pct(px['auroc'])}")
     print(f"demo: frames in: {summary.frames_in}, processed: {summary.processed}, rejected: {summary.rejected_total}")

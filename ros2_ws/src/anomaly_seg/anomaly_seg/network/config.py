@@ -20,6 +20,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 HEAD_TYPES = ("linear", "gmm", "gmm_official")
 DECODER_TYPES = ("fpn", "dinov2_fpn")
 ACTIVATIONS = ("gelu", "relu")
+#: The engine's ``anomaly_score``: the UEM's likelihood ratio, or the normalised entropy of an entropy-maximisation
+#: model (Chan et al.), whose trained part is the segmentation head.
+DEPLOYED_SCORES = ("llr", "entropy")
 REFERENCE_BLOCKS_12 = (1, 4, 8, 11)
 
 
@@ -188,8 +191,10 @@ class ModelConfig:
     head: HeadConfig = field(default_factory=HeadConfig)
     uem: UEMConfig = field(default_factory=UEMConfig)
     sliding: SlidingConfig = field(default_factory=SlidingConfig)
+    score: str = "llr"  # the engine's anomaly_score (DEPLOYED_SCORES)
 
     def __post_init__(self) -> None:
+        _check_choice("score", self.score, DEPLOYED_SCORES)
         _check_size("input.size", self.input.size, self.backbone.patch)
         if self.sliding.stride[0] > self.input.size[0] or self.sliding.stride[1] > self.input.size[1]:
             stride, window = list(self.sliding.stride), list(self.input.size)

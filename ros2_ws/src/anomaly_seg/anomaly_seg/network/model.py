@@ -43,15 +43,19 @@ class RawOutputs:
 
 
 def outputs_from_logits(
-    class_logits: Tensor, uem_logits: Tensor, size: tuple[int, int] | None = None
+    class_logits: Tensor, uem_logits: Tensor, size: tuple[int, int] | None = None, score: str = "llr"
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Engine outputs from logits: both upsampled bilinearly to ``size`` first (None: already there), then
-    ``semantic`` = argmax (uint8), ``anomaly_score`` = LLR, ``uncertainty`` = the three softmax heat maps."""
+    ``semantic`` = argmax (uint8), ``anomaly_score`` = ``score`` (LLR or normalised entropy, the model config's),
+    ``uncertainty`` = the three softmax heat maps."""
     if size is not None:
         class_logits = F.interpolate(class_logits, size=size, mode="bilinear", align_corners=False)
-        uem_logits = F.interpolate(uem_logits, size=size, mode="bilinear", align_corners=False)
+        if score == "llr":
+            uem_logits = F.interpolate(uem_logits, size=size, mode="bilinear", align_corners=False)
     semantic = class_logits.argmax(dim=1).to(torch.uint8)
-    return semantic, llr(class_logits, uem_logits).float(), uncertainty_maps(class_logits).float()
+    maps = uncertainty_maps(class_logits).float()
+    anomaly = maps[:, 0] if score == "entropy" else llr(class_logits, uem_logits).float()
+    return semantic, anomaly, maps
 
 
 class AnomalySegmenter(nn.Module):
@@ -170,7 +174,7 @@ class AnomalySegmenter(nn.Module):
         """uint8 ``[B, H, W, 3]`` at the network size -> ``semantic`` uint8 [B, H, W], ``anomaly_score``
         float32 [B, H, W], ``uncertainty`` float32 [B, 3, H, W]."""
         class_logits, uem_logits = self.logits(self.normalize(images))
-        return outputs_from_logits(class_logits, uem_logits, (images.shape[1], images.shape[2]))
+        return outputs_from_logits(class_logits, uem_logits, (images.shape[1], images.shape[2]), self.config.score)
 
 
 def build_model(config: ModelConfig, *, pretrained: bool = False) -> AnomalySegmenter:

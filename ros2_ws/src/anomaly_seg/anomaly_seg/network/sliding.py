@@ -99,7 +99,7 @@ class SlidingWindowSegmenter(nn.Module):
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """uint8 ``[B, H, W, 3]`` at :attr:`image_size` -> ``semantic``, ``anomaly_score``, ``uncertainty``."""
         class_logits, uem_logits = self.stitched_logits(images)
-        return outputs_from_logits(class_logits, uem_logits)
+        return outputs_from_logits(class_logits, uem_logits, score=self.model.config.score)
 
 
 def sliding_window_inference(

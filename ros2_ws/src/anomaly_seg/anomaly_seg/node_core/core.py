@@ -71,6 +71,8 @@ class NodeCore:
             from anomaly_seg.segments import MetaClassifier
 
             meta = MetaClassifier.load(params.segments.meta_classifier_path)
+        self.meta = meta
+        self.params = params = params.with_operating_point(meta)
         self.pipeline = Pipeline(engine, params.pipeline_config(), meta)
         self.builder = MessageBuilder(factory, params.output.overlay_alpha)
         self._mounting = params.ground.mounting()  # the camera over the ground (None: no 3D outputs)
@@ -82,9 +84,17 @@ class NodeCore:
         self._camera_lock = threading.Lock()  # written by the shell's callback, read by the runner's last stage
         self.log = ThrottledLogger(self.logger)
 
+    def _threshold_source(self) -> str:
+        if "anomaly.threshold" in self.params.given:
+            return "parameter"
+        if self.meta is not None and self.meta.score_threshold is not None:
+            return "meta classifier's operating point"
+        return "default"
+
     def update_params(self, params: NodeParams) -> None:
         """Take run-time-tunable settings (threshold, segment rule, meta threshold, overlay alpha) from ``params``,
         already validated, from the next frame on; the rest (model, execution, resolution) must be unchanged."""
+        params = params.with_operating_point(self.meta)
         self.pipeline.reconfigure(params.pipeline_config())
         self.builder.overlay_alpha = params.output.overlay_alpha
         self._mounting = params.ground.mounting()
@@ -264,7 +274,7 @@ class NodeCore:
             "input_size": f"{size[1]}x{size[0]}" if size else "none yet",
             "network_size": f"{net_w}x{net_h}",
             "output_resolution": self.params.output.resolution,
-            "anomaly_threshold": f"{self.params.anomaly_threshold:g}",
+            "anomaly_threshold": f"{self.params.anomaly_threshold:g} ({self._threshold_source()})",
             "meta_classifier": self.params.segments.meta_classifier_path or "none",
             "ground_3d": self._ground_state(),
         }

@@ -8,16 +8,19 @@ value raises :class:`~anomaly_seg.errors.ConfigError` naming the parameter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anomaly_seg.errors import ConfigError
 from anomaly_seg.node_core.naming import camera_topics
 from anomaly_seg.parameters import ParamSpec, ParamValue, read_ros_params_file, validate_values
 from anomaly_seg.pipeline import PipelineConfig
 from anomaly_seg.pipeline.ground import Mounting
+
+if TYPE_CHECKING:
+    from anomaly_seg.segments import MetaClassifier
 from anomaly_seg.vocabulary import (
     BACKENDS,
     ENGINE_SHARING,
@@ -78,7 +81,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "anomaly.threshold",
         0.0,
-        "LLR score threshold for the anomaly mask (0 = sigmoid 0.5)",
+        "anomaly score threshold of the mask and segments (LLR: 0 = sigmoid 0.5); unset: the meta classifier's "
+        "operating point when it has one",
         min_value=-1.0e3,
         max_value=1.0e3,
     ),
@@ -311,6 +315,8 @@ class NodeParams:
     output: OutputSection
     ground: GroundSection
     diagnostics: DiagnosticsSection
+    #: names the user set (parameter file, command line, run-time tuning); the rest took their defaults
+    given: frozenset[str] = frozenset()
 
     @classmethod
     def defaults(cls) -> dict[str, ParamValue]:
@@ -318,8 +324,11 @@ class NodeParams:
         return {spec.name: spec.default for spec in PARAMETERS}
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any], *, check_files: bool = True) -> NodeParams:
-        """Validate a flat dict with dotted keys; missing keys take their defaults.
+    def from_dict(
+        cls, values: Mapping[str, Any], *, check_files: bool = True, given: Collection[str] | None = None
+    ) -> NodeParams:
+        """Validate a flat dict with dotted keys; missing keys take their defaults. ``given``: the names the user
+        set (default: the keys of ``values``), which decides whether the model's operating point applies.
 
         Raises ConfigError naming the parameter for an unknown key, a wrong type, a value out of range
         or not among the choices, or (with ``check_files``) a file that does not exist.
@@ -363,6 +372,7 @@ class NodeParams:
                 frame_id=v["ground.frame_id"],
                 max_range_m=v["ground.max_range_m"],
             ),
+            given=frozenset(values if given is None else given) & frozenset(SPECS),
             diagnostics=DiagnosticsSection(
                 expected_fps=v["diagnostics.expected_fps"],
                 max_transport_loss=v["diagnostics.max_transport_loss"],
@@ -382,6 +392,14 @@ class NodeParams:
             return cls.from_dict(flat, check_files=check_files)
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
+
+    def with_operating_point(self, meta: MetaClassifier | None) -> NodeParams:
+        """These values with the meta classifier's operating point (the anomaly threshold chosen with it on
+        validation) unless ``anomaly.threshold`` was given; its meta threshold applies through the classifier's own
+        ``threshold`` while ``segments.meta_threshold`` is negative (the default)."""
+        if meta is None or meta.score_threshold is None or "anomaly.threshold" in self.given:
+            return self
+        return replace(self, anomaly_threshold=meta.score_threshold)
 
     def pipeline_config(self) -> PipelineConfig:
         """The pipeline's settings (threshold, segment rule, meta threshold, output resolution) from these values."""

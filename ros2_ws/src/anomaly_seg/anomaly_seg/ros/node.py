@@ -150,7 +150,8 @@ class AnomalySegNode(Node):
         if not changed:
             return result(successful=True)
         try:
-            params = NodeParams.from_dict(values, check_files=False)
+            given = self.params.given | {p.name for p in parameters if p.name in SPECS}
+            params = NodeParams.from_dict(values, check_files=False, given=given)
         except AnomalySegError as exc:
             return result(successful=False, reason=str(exc))
         for camera in self.cameras:
