@@ -195,6 +195,29 @@ def test_meta_classifier_file_decides_which_segments_are_published(
         assert len(ids) == 0 and not ids_img.any() and node.stats().segments_rejected == 1
 
 
+@pytest.mark.parametrize("given", [False, True])
+def test_the_meta_classifiers_operating_point_sets_the_threshold_unless_given(tmp_path: Path, given: bool) -> None:
+    from anomaly_seg.segments import FEATURE_NAMES, MetaClassifier
+
+    n = len(FEATURE_NAMES)
+    op = {"threshold": 999.0, "meta_threshold": 0.25}  # above every score of the fake engine
+    meta = MetaClassifier(np.zeros(n), np.ones(n), np.zeros(n), 5.0, 0.25, operating_point=op)
+    path = meta.save(tmp_path / "meta.json")
+    overrides: dict[str, Any] = {"segments.meta_classifier_path": str(path)}
+    if given:
+        overrides["anomaly.threshold"] = 0.0
+    node = make_core(**overrides)
+    out = by_topic(node.process(rgb_msg(grey_frame(256, 512, [SQUARE]))))
+    mask = rm.image_to_array(out[vocabulary.TOPIC_ANOMALY_MASK])
+    assert node.params.anomaly_threshold == (0.0 if given else 999.0)
+    assert (mask == 255).any() == given
+    values = {v.key: v.value for v in node.diagnostics().status[0].values}
+    assert values["anomaly_threshold"].endswith("(parameter)" if given else "(meta classifier's operating point)")
+    # tuning another parameter keeps the operating point
+    node.update_params(dataclasses.replace(node.params, given=node.params.given | {"segments.min_area_px"}))
+    assert node.params.anomaly_threshold == (0.0 if given else 999.0)
+
+
 def _with(msg: Any, **changes: Any) -> Any:
     return dataclasses.replace(msg, **changes)
 

@@ -79,16 +79,23 @@ def test_ros_builtin_parameters_are_ignored() -> None:
     NodeParams.from_dict({"use_sim_time": True, "qos_overrides./x.subscription.depth": 3}, check_files=False)
 
 
+#: set, it would override the meta classifier's operating point: listed, commented out
+UNSET_IN_SHIPPED_FILE = {"anomaly.threshold"}
+
+
 def test_shipped_parameter_file_lists_every_parameter_with_its_default() -> None:
     flat = read_ros_params_file(SHIPPED)
-    assert set(flat) == set(SPECS)
+    assert set(flat) == set(SPECS) - UNSET_IN_SHIPPED_FILE
     for spec in PARAMETERS:
+        if spec.name in UNSET_IN_SHIPPED_FILE:
+            continue
         assert flat[spec.name] == spec.default and type(flat[spec.name]) is spec.type, spec.name
     text = SHIPPED.read_text()
     for spec in PARAMETERS:  # every parameter has a comment line right above it
         leaf = spec.name.split(".")[-1]
         lines = text.splitlines()
-        i = next(n for n, line in enumerate(lines) if line.strip().startswith(f"{leaf}:"))
+        key = f"# {leaf}:" if spec.name in UNSET_IN_SHIPPED_FILE else f"{leaf}:"
+        i = next(n for n, line in enumerate(lines) if line.strip().startswith(key))
         assert lines[i - 1].strip().startswith("#"), spec.name
     NodeParams.from_yaml(SHIPPED, check_files=False)
 
@@ -133,6 +140,28 @@ def test_readme_lists_every_parameter_and_the_yaml_sets_each() -> None:
     readme = (REPO / "README.md").read_text()
     missing = [spec.name for spec in PARAMETERS if f"| `{spec.name}` |" not in readme]
     assert not missing, f"README.md's parameter table lacks {missing}"
-    section = yaml.safe_load((REPO / "launch" / "config" / "anomaly_seg.yaml").read_text())["/**"]["ros__parameters"]
+    text = (REPO / "launch" / "config" / "anomaly_seg.yaml").read_text()
+    section = yaml.safe_load(text)["/**"]["ros__parameters"]
     in_yaml = {f"{group}.{key}" for group, values in section.items() for key in values}
-    assert in_yaml == {spec.name for spec in PARAMETERS}
+    assert in_yaml == {spec.name for spec in PARAMETERS} - UNSET_IN_SHIPPED_FILE
+    assert "      # threshold: 0.0" in text
+
+
+def test_the_operating_point_applies_unless_the_threshold_is_given() -> None:
+    import numpy as np
+
+    from anomaly_seg.segments import FEATURE_NAMES, MetaClassifier
+
+    n = len(FEATURE_NAMES)
+    op = {"threshold": 2.5, "meta_threshold": 0.3}
+    meta = MetaClassifier(np.zeros(n), np.ones(n), np.zeros(n), 0.0, 0.3, operating_point=op)
+    unset = NodeParams.from_dict({}, check_files=False)
+    assert unset.with_operating_point(meta).anomaly_threshold == 2.5
+    assert unset.with_operating_point(None).anomaly_threshold == 0.0
+    given = NodeParams.from_dict({"anomaly.threshold": 0.0}, check_files=False)
+    assert "anomaly.threshold" in given.given and given.with_operating_point(meta).anomaly_threshold == 0.0
+    plain = MetaClassifier(np.zeros(n), np.ones(n), np.zeros(n), 0.0, 0.3)
+    assert unset.with_operating_point(plain).anomaly_threshold == 0.0
+    # tuning keeps what was given before and adds what the call sets
+    tuned = NodeParams.from_dict(unset.to_dict(), check_files=False, given=unset.given | {"anomaly.threshold"})
+    assert tuned.given == {"anomaly.threshold"}

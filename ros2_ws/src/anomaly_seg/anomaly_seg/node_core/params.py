@@ -9,7 +9,7 @@ value raises :class:`~anomaly_seg.errors.ConfigError` naming the parameter.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -316,7 +316,7 @@ class NodeParams:
     ground: GroundSection
     diagnostics: DiagnosticsSection
     #: names the user set (parameter file, command line, run-time tuning); the rest took their defaults
-    given: frozenset[str] = frozenset()
+    given: frozenset[str] = field(default=frozenset(), compare=False)
 
     @classmethod
     def defaults(cls) -> dict[str, ParamValue]:
