@@ -47,7 +47,7 @@ def test_demo_runs_end_to_end(tmp_path: Path, demo_model_dir: Path | None, capsy
     assert frames_in == frames_out == FRAMES
     assert f"frames in: {FRAMES}, processed: {FRAMES}, rejected: 0" in printed
     if demo_model_dir is not None:  # the smoke run's meta classifier carries the operating point
-        assert "published = the node at the operating point chosen on validation" in printed
+        assert "segments at the operating point chosen on validation" in printed
     assert "says nothing about accuracy on real roads" in printed and str(report / "contact_sheet.png") in printed
 
     # a second run reuses the cached model (no training, no export)

@@ -209,7 +209,7 @@ def evaluate(
                 has_train_ids = True
                 miou.update(semantic, sample.train_ids)
             if opts.dump_predictions:
-                from training.fit_meta import Prediction, save_prediction
+                from training.predictions import Prediction, save_prediction
 
                 save_prediction(out / "predictions" / f"{i:06d}.npz", Prediction(semantic, llr, uncertainty, gt))
             if opts.overlays and i % overlay_every == 0 and i // overlay_every < opts.overlays:

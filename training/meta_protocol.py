@@ -13,9 +13,11 @@ rule (:func:`anomaly_seg.metrics.segments.rule_score`, the same segments ``evalu
 
 **Operating point rule** (chosen on validation frames, never on the test set): among all pairs (segment threshold
 ``t``, meta threshold ``m``) on the grids, those whose cross-validated false negatives do not exceed the plain
-baseline's at the reference threshold (the pixel-F1 threshold chosen on validation, no meta classifier) are
-eligible; the chosen pair minimises FP + FN, ties broken by higher F1, then by fewer FN, then by the lower ``t``.
-The plain reference itself is always eligible (``m = 0`` keeps every segment), so a rule exists whatever the data.
+baseline's at the reference threshold (the pixel-F1 threshold chosen on validation, no meta classifier) and whose
+published segments cover at most :data:`MAX_ROAD_MISS_INCREASE` more of the road than the baseline's (our
+addition: a TP needs only IoU > 0, so without it a low threshold whose few kept segments blanket the road and touch
+every obstacle would win) are eligible; the chosen pair minimises FP + FN, ties broken by higher F1, then by fewer
+FN, then by the lower ``t``. The plain reference itself is always eligible (``m = 0`` keeps every segment).
 
 The LARS ranking (their Fig. 8) is scikit-learn's ``lars_path`` on the standardised features of the operating
 threshold's segments: the order in which features enter the path.
@@ -39,14 +41,18 @@ from anomaly_seg.segments.components import pixel_lists
 #: Chan et al.'s entropy thresholds (normalised entropy in [0, 1]).
 ENTROPY_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 #: Pixel-score quantiles (non-void pixels) that give the thresholds of an unbounded score such as the LLR.
-SCORE_QUANTILES = (0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99)
+SCORE_QUANTILES = (0.7, 0.8, 0.85, 0.88, 0.9, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99)
 #: Meta-probability thresholds searched for the operating point.
 META_GRID = tuple(round(0.05 * i, 2) for i in range(20))
 MSP_FEATURE = "variation_ratio_mean"
+#: how much more of the road (share of road pixels) the operating point's published segments may cover than the
+#: plain baseline's mask
+MAX_ROAD_MISS_INCREASE = 0.01
 FORMAT = "anomaly_seg.meta_protocol"
 RULE = (
     "minimise FP + FN over (segment threshold, meta threshold) pairs whose cross-validated FN on validation frames "
-    "does not exceed the plain baseline's at the pixel-F1 threshold; ties: higher F1, fewer FN, lower threshold"
+    "does not exceed the plain baseline's at the pixel-F1 threshold and whose road miss rate is at most 1 point "
+    "above the baseline's; ties: higher F1, fewer FN, lower threshold"
 )
 
 
@@ -278,6 +284,8 @@ def choose_operating_point(
             counts = d.evaluate([q >= m for q in proba[d.threshold]] if m > 0 else None)
             if counts["fn"] > reference["fn"]:
                 continue
+            if counts["road_miss_rate"] > reference["road_miss_rate"] + MAX_ROAD_MISS_INCREASE:
+                continue
             key = (counts["fp"] + counts["fn"], -counts["f1"], counts["fn"], d.threshold, -m)
             if best is None or key < best[0]:
                 point = {"threshold": d.threshold, "meta_threshold": m, **counts}
@@ -453,7 +461,7 @@ def run_on_predictions(
     given, always with the reference threshold (and a deployed classifier's operating threshold) among them."""
     from tqdm import tqdm
 
-    from training.fit_meta import load_prediction
+    from training.predictions import load_prediction
 
     if thresholds is None:
         scores, gts = [], []

@@ -36,7 +36,7 @@ from anomaly_seg.synthetic import write_fishyscapes_layout
 from training.config import REPO_ROOT
 from training.datasets import FishyscapesLaF
 from training.evaluate import PRIMARY_SCORE, EvalOptions, evaluate, logits_at
-from training.fit_meta import Prediction, load_prediction, prediction_files
+from training.predictions import Prediction, load_prediction, prediction_files
 
 FRAMES = 3
 NODE = "/anomaly_seg"

@@ -195,27 +195,24 @@ def test_meta_classifier_file_decides_which_segments_are_published(
         assert len(ids) == 0 and not ids_img.any() and node.stats().segments_rejected == 1
 
 
-@pytest.mark.parametrize("given", [False, True])
-def test_the_meta_classifiers_operating_point_sets_the_threshold_unless_given(tmp_path: Path, given: bool) -> None:
+@pytest.mark.parametrize("use", [True, False])
+def test_segments_form_at_the_meta_classifiers_operating_point(tmp_path: Path, use: bool) -> None:
     from anomaly_seg.segments import FEATURE_NAMES, MetaClassifier
 
     n = len(FEATURE_NAMES)
-    op = {"threshold": 999.0, "meta_threshold": 0.25}  # above every score of the fake engine
+    op = {"threshold": 999.0, "meta_threshold": 0.25}  # above every score of the fake engine: no segment
     meta = MetaClassifier(np.zeros(n), np.ones(n), np.zeros(n), 5.0, 0.25, operating_point=op)
     path = meta.save(tmp_path / "meta.json")
-    overrides: dict[str, Any] = {"segments.meta_classifier_path": str(path)}
-    if given:
-        overrides["anomaly.threshold"] = 0.0
-    node = make_core(**overrides)
+    node = make_core(**{"segments.meta_classifier_path": str(path), "segments.operating_point": use})
     out = by_topic(node.process(rgb_msg(grey_frame(256, 512, [SQUARE]))))
-    mask = rm.image_to_array(out[vocabulary.TOPIC_ANOMALY_MASK])
-    assert node.params.anomaly_threshold == (0.0 if given else 999.0)
-    assert (mask == 255).any() == given
+    ids, _, _ = rm.detections_to_arrays(out[vocabulary.TOPIC_OBSTACLES])
+    assert (rm.image_to_array(out[vocabulary.TOPIC_ANOMALY_MASK]) == 255).any()  # the mask keeps its threshold
+    assert (len(ids) == 0) == use
     values = {v.key: v.value for v in node.diagnostics().status[0].values}
-    assert values["anomaly_threshold"].endswith("(parameter)" if given else "(meta classifier's operating point)")
-    # tuning another parameter keeps the operating point
+    assert ("operating point" in values["segment_threshold"]) == use
+    assert values["anomaly_threshold"].endswith("(default)")  # the fake engine has no score_threshold
     node.update_params(dataclasses.replace(node.params, given=node.params.given | {"segments.min_area_px"}))
-    assert node.params.anomaly_threshold == (0.0 if given else 999.0)
+    assert node.params.segment_threshold == (999.0 if use else None)
 
 
 def _with(msg: Any, **changes: Any) -> Any:

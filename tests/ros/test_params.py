@@ -147,21 +147,26 @@ def test_readme_lists_every_parameter_and_the_yaml_sets_each() -> None:
     assert "      # threshold: 0.0" in text
 
 
-def test_the_operating_point_applies_unless_the_threshold_is_given() -> None:
+def test_model_threshold_unless_given_and_the_operating_point_for_segments() -> None:
     import numpy as np
 
     from anomaly_seg.segments import FEATURE_NAMES, MetaClassifier
 
     n = len(FEATURE_NAMES)
-    op = {"threshold": 2.5, "meta_threshold": 0.3}
+    op = {"threshold": -2.5, "meta_threshold": 0.3}
     meta = MetaClassifier(np.zeros(n), np.ones(n), np.zeros(n), 0.0, 0.3, operating_point=op)
     unset = NodeParams.from_dict({}, check_files=False)
-    assert unset.with_operating_point(meta).anomaly_threshold == 2.5
-    assert unset.with_operating_point(None).anomaly_threshold == 0.0
+    r = unset.resolved(meta, 1.5)
+    assert (r.anomaly_threshold, r.segment_threshold) == (1.5, -2.5)
+    config = r.pipeline_config()
+    assert config.threshold == 1.5 and config.segments.threshold == -2.5  # mask vs segments
+    assert unset.resolved(None, None).anomaly_threshold == 0.0 and unset.resolved(None, None).segment_threshold is None
     given = NodeParams.from_dict({"anomaly.threshold": 0.0}, check_files=False)
-    assert "anomaly.threshold" in given.given and given.with_operating_point(meta).anomaly_threshold == 0.0
+    assert "anomaly.threshold" in given.given and given.resolved(meta, 1.5).anomaly_threshold == 0.0
+    off = NodeParams.from_dict({"segments.operating_point": False}, check_files=False).resolved(meta, 1.5)
+    assert off.segment_threshold is None and off.pipeline_config().segments.threshold == 1.5
     plain = MetaClassifier(np.zeros(n), np.ones(n), np.zeros(n), 0.0, 0.3)
-    assert unset.with_operating_point(plain).anomaly_threshold == 0.0
+    assert unset.resolved(plain, None).segment_threshold is None
     # tuning keeps what was given before and adds what the call sets
     tuned = NodeParams.from_dict(unset.to_dict(), check_files=False, given=unset.given | {"anomaly.threshold"})
     assert tuned.given == {"anomaly.threshold"}

@@ -16,7 +16,7 @@ from anomaly_seg.network import AnomalySegmenter, ModelConfig, build_model
 from anomaly_seg.network.scores import SCORE_NAMES
 from training.config import REPO_ROOT
 from training.evaluate import EvalOptions, evaluate, logits_at, score_names
-from training.fit_meta import load_prediction, prediction_files
+from training.predictions import load_prediction, prediction_files
 from training.smoke import heldout_scenes
 
 

@@ -12,7 +12,8 @@ import pytest
 from anomaly_seg.errors import DatasetError
 from anomaly_seg.segments import MetaClassifier, SegmentParams
 from training.__main__ import main
-from training.fit_meta import Prediction, collect_samples, load_prediction, save_prediction
+from training.fit_meta import collect_samples
+from training.predictions import Prediction, load_prediction, save_prediction
 
 
 def _frame(seed: int, h: int = 64, w: int = 96) -> Prediction:

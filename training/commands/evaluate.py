@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
 def _meta_protocol(args: argparse.Namespace, meta: object, threshold: float) -> None:
     from anomaly_seg.segments import MetaClassifier, SegmentParams
     from training import meta_protocol
-    from training.fit_meta import prediction_files
+    from training.predictions import prediction_files
 
     deployed = meta if isinstance(meta, MetaClassifier) and meta.operating_point is not None else None
     result, _ = meta_protocol.run_on_predictions(

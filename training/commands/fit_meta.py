@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from anomaly_seg.segments import SegmentParams
-    from training.fit_meta import collect_samples, fit_meta_classifier, load_prediction, prediction_files
+    from training.fit_meta import collect_samples, fit_meta_classifier
+    from training.predictions import load_prediction, prediction_files
 
     params = SegmentParams(
         threshold=args.threshold,

@@ -147,12 +147,8 @@ def run(args: argparse.Namespace) -> int:
     text = engine.metadata.get("anomaly_seg.score_threshold")
     threshold = float(str(text)) if text not in (None, "", "null") else 0.0
     values: dict[str, object] = {"model.onnx_path": str(onnx_path), "model.backend": "onnxruntime"}
-    if meta.is_file():
+    if meta.is_file():  # anomaly.threshold unset: the node takes the model's (the baseline's threshold)
         values["segments.meta_classifier_path"] = str(meta)
-        if MetaClassifier.load(meta).score_threshold is None:
-            values["anomaly.threshold"] = threshold
-    else:
-        values["anomaly.threshold"] = threshold
     params = NodeParams.from_dict(values)
     replayed = out / "bags" / "lostandfound_replayed"
     summary = replay_bag(bag, replayed, engine, params, progress=progress)
@@ -183,8 +179,8 @@ def run(args: argparse.Namespace) -> int:
     if op is not None:
         print(
             f"demo: rescored = the plain baseline at the pixel-F1 threshold {threshold:.3g}, no meta classifier; "
-            f"published = the node at the operating point chosen on validation (threshold {op['threshold']:.3g}, "
-            f"meta threshold {op['meta_threshold']:.2f})"
+            f"published = the node, mask at {threshold:.3g}, segments at the operating point chosen on validation "
+            f"(threshold {op['threshold']:.3g}, meta threshold {op['meta_threshold']:.2f})"
         )
     print(f"demo: pixel AP {pct(px['ap'])}, FPR95 {pct(px['fpr95'])}, AUROC {pct(px['auroc'])}")
     print(f"demo: frames in: {summary.frames_in}, processed: {summary.processed}, rejected: {summary.rejected_total}")

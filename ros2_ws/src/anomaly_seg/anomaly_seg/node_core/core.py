@@ -10,6 +10,7 @@ live in :class:`~anomaly_seg.node_core.health.NodeHealth`, message types in
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -72,7 +73,8 @@ class NodeCore:
 
             meta = MetaClassifier.load(params.segments.meta_classifier_path)
         self.meta = meta
-        self.params = params = params.with_operating_point(meta)
+        self.model_threshold = _model_threshold(engine)
+        self.params = params = params.resolved(meta, self.model_threshold)
         self.pipeline = Pipeline(engine, params.pipeline_config(), meta)
         self.builder = MessageBuilder(factory, params.output.overlay_alpha)
         self._mounting = params.ground.mounting()  # the camera over the ground (None: no 3D outputs)
@@ -87,14 +89,18 @@ class NodeCore:
     def _threshold_source(self) -> str:
         if "anomaly.threshold" in self.params.given:
             return "parameter"
-        if self.meta is not None and self.meta.score_threshold is not None:
-            return "meta classifier's operating point"
-        return "default"
+        return "model's score_threshold" if self.model_threshold is not None else "default"
+
+    def _segment_threshold(self) -> str:
+        t = self.params.segment_threshold
+        if t is None:
+            return "anomaly_threshold"
+        return f"{t:g} (meta classifier's operating point)"
 
     def update_params(self, params: NodeParams) -> None:
         """Take run-time-tunable settings (threshold, segment rule, meta threshold, overlay alpha) from ``params``,
         already validated, from the next frame on; the rest (model, execution, resolution) must be unchanged."""
-        params = params.with_operating_point(self.meta)
+        params = params.resolved(self.meta, self.model_threshold)
         self.pipeline.reconfigure(params.pipeline_config())
         self.builder.overlay_alpha = params.output.overlay_alpha
         self._mounting = params.ground.mounting()
@@ -275,6 +281,7 @@ class NodeCore:
             "network_size": f"{net_w}x{net_h}",
             "output_resolution": self.params.output.resolution,
             "anomaly_threshold": f"{self.params.anomaly_threshold:g} ({self._threshold_source()})",
+            "segment_threshold": self._segment_threshold(),
             "meta_classifier": self.params.segments.meta_classifier_path or "none",
             "ground_3d": self._ground_state(),
         }
@@ -287,3 +294,15 @@ class NodeCore:
             settings=settings,
             assessed=(level, message),
         )
+
+
+def _model_threshold(engine: Engine) -> float | None:
+    """The model's suggested anomaly threshold (ONNX metadata ``score_threshold``), if it has a valid one."""
+    from anomaly_seg.engines.metadata import KEY_SCORE_THRESHOLD
+
+    try:
+        text = engine.metadata.get(KEY_SCORE_THRESHOLD)
+        value = float(text) if text not in (None, "", "null", "None") else None
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return value if value is not None and math.isfinite(value) else None

@@ -81,8 +81,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "anomaly.threshold",
         0.0,
-        "anomaly score threshold of the mask and segments (LLR: 0 = sigmoid 0.5); unset: the meta classifier's "
-        "operating point when it has one",
+        "anomaly score threshold of the mask (and of the segments without an operating point); unset: the "
+        "model's score_threshold (ONNX metadata), else 0 (LLR: sigmoid 0.5)",
         min_value=-1.0e3,
         max_value=1.0e3,
     ),
@@ -108,6 +108,12 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "keep segments with meta probability >= this; negative = the classifier's fitted threshold",
         min_value=-1.0,
         max_value=1.0,
+    ),
+    ParamSpec(
+        "segments.operating_point",
+        True,
+        "form segments at the meta classifier's operating-point threshold when its JSON has one (chosen with its "
+        "meta threshold on validation); false: at anomaly.threshold",
     ),
     ParamSpec(
         "segments.region",
@@ -191,6 +197,7 @@ TUNABLE: frozenset[str] = frozenset(
         "segments.min_area_px",
         "segments.max_segments",
         "segments.meta_threshold",
+        "segments.operating_point",
         "segments.region",
         "segments.region_dilation_px",
         "output.overlay_alpha",
@@ -255,6 +262,7 @@ class SegmentsSection:
     max_segments: int
     meta_classifier_path: str
     meta_threshold: float
+    operating_point: bool
     region: str
     region_dilation_px: int
 
@@ -317,6 +325,8 @@ class NodeParams:
     diagnostics: DiagnosticsSection
     #: names the user set (parameter file, command line, run-time tuning); the rest took their defaults
     given: frozenset[str] = field(default=frozenset(), compare=False)
+    #: segments' threshold when it differs from the mask's (the meta classifier's operating point; see resolved)
+    segment_threshold: float | None = None
 
     @classmethod
     def defaults(cls) -> dict[str, ParamValue]:
@@ -359,6 +369,7 @@ class NodeParams:
                 max_segments=v["segments.max_segments"],
                 meta_classifier_path=v["segments.meta_classifier_path"],
                 meta_threshold=v["segments.meta_threshold"],
+                operating_point=v["segments.operating_point"],
                 region=v["segments.region"],
                 region_dilation_px=v["segments.region_dilation_px"],
             ),
@@ -393,19 +404,23 @@ class NodeParams:
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
 
-    def with_operating_point(self, meta: MetaClassifier | None) -> NodeParams:
-        """These values with the meta classifier's operating point (the anomaly threshold chosen with it on
-        validation) unless ``anomaly.threshold`` was given; its meta threshold applies through the classifier's own
-        ``threshold`` while ``segments.meta_threshold`` is negative (the default)."""
-        if meta is None or meta.score_threshold is None or "anomaly.threshold" in self.given:
-            return self
-        return replace(self, anomaly_threshold=meta.score_threshold)
+    def resolved(self, meta: MetaClassifier | None, model_threshold: float | None) -> NodeParams:
+        """These values with what the model files decide: ``anomaly.threshold``, unless given, is the model's
+        suggested threshold (``score_threshold`` in the ONNX metadata: pixel-F1-optimal on validation); the
+        segment threshold is the meta classifier's operating point (chosen with it on validation) while
+        ``segments.operating_point`` is true and the classifier has one, else ``anomaly.threshold``."""
+        out = self
+        if model_threshold is not None and "anomaly.threshold" not in self.given:
+            out = replace(out, anomaly_threshold=float(model_threshold))
+        op = meta.score_threshold if meta is not None and self.segments.operating_point else None
+        return replace(out, segment_threshold=op)
 
     def pipeline_config(self) -> PipelineConfig:
         """The pipeline's settings (threshold, segment rule, meta threshold, output resolution) from these values."""
         s = self.segments
         return PipelineConfig(
             threshold=self.anomaly_threshold,
+            segment_threshold=self.segment_threshold,
             min_area_px=s.min_area_px,
             max_segments=s.max_segments,
             region=s.region,

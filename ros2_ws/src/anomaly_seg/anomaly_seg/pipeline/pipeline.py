@@ -29,6 +29,8 @@ class PipelineConfig:
     """Post-processing settings (the node fills them from its parameters)."""
 
     threshold: float = 0.0
+    #: segments' threshold when it differs from the mask's (a meta classifier's operating point); None: threshold
+    segment_threshold: float | None = None
     min_area_px: int = 64
     max_segments: int = 64
     #: "road": segments only on predicted road/sidewalk grown by ``region_dilation_px``; "all": anywhere
@@ -46,7 +48,7 @@ class PipelineConfig:
             raise ConfigError(f"output resolution must be one of {RESOLUTIONS}, got {self.resolution!r}")
         rule = SegmentParams.for_region(
             self.region,
-            threshold=self.threshold,
+            threshold=self.threshold if self.segment_threshold is None else self.segment_threshold,
             min_area_px=self.min_area_px,
             max_segments=self.max_segments,
             region_dilation_px=self.region_dilation_px,
