@@ -25,9 +25,11 @@ DATASETS = ("synthetic", "cityscapes")
 OUTLIER_SOURCES = ("synthetic", "coco", "none")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 DEVICES = ("auto", "cpu", "cuda")
-#: Stage-2 training methods: the UEM's likelihood ratio (Nayal et al.) or entropy maximisation (Chan et al.: the
-#: segmentation head fine-tuned to maximal softmax entropy on pasted outliers; the deployed score is the entropy).
-METHODS = ("uem", "entropy_max")
+#: Stage-2 training methods: the UEM's likelihood ratio (Nayal et al.); entropy maximisation (Chan et al.: the
+#: segmentation head fine-tuned to maximal softmax entropy on pasted outliers; the deployed score is the entropy);
+#: an outlier head (Bevandic et al.: a binary head on the decoder features trained with BCE on pasted noisy negatives
+#: jointly with the segmentation head; the deployed score is OP x MSM).
+METHODS = ("uem", "entropy_max", "outlier_head")
 
 
 def _check(key: str, ok: bool, message: str) -> None:
@@ -173,6 +175,8 @@ class LossConfig:
     em_per_class: int = 64
     #: entropy maximisation: L = (1 - lambda) CE(inliers) + lambda L_entropy(outliers) (Chan et al.: 0.9)
     entropy_lambda: float = 0.9
+    #: outlier head: L = CE(inliers) + outlier_weight x BCE(outlier logit, pasted-negative target)
+    outlier_weight: float = 0.2
 
     def __post_init__(self) -> None:
         for key in ("gmm_beta", "uem_alpha"):
@@ -220,7 +224,7 @@ class TrainConfig:
         _check("method", self.method in METHODS, f"{self.method!r} is not one of {', '.join(METHODS)}")
         if self.stage == 2:
             _check("outliers.source", self.outliers.source != "none", "stage 2 needs pasted outliers")
-        _check("method", self.stage == 2 or self.method == "uem", "entropy_max is a stage-2 method (init: stage 1)")
+        _check("method", self.stage == 2 or self.method == "uem", f"{self.method} is a stage-2 method (init: stage 1)")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

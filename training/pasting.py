@@ -191,11 +191,10 @@ class OutlierPaster:
 
 
 def whole_outlier_image(source: OutlierSource, size: tuple[int, int], rng: np.random.Generator, name: str) -> Sample:
-    """A whole-image outlier sample of ``size`` (H, W): an outlier drawn from ``source`` resized to fill the frame;
-    its pixels are outliers (``anomaly`` 1), the rest void for both targets (no inlier class is known there)."""
-    rgb, mask = source.draw(rng)
+    """A whole negative image of ``size`` (H, W): an outlier drawn from ``source`` (a COCO crop, a synthetic patch)
+    resized to fill the frame, every pixel labelled outlier (``anomaly`` 1) and void for the inlier classes. The
+    labels are noisy by design (Bevandic et al.): background around the object counts as negative too."""
+    rgb, _ = source.draw(rng)
     h, w = size
     image = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
-    inside = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST_EXACT).astype(bool)
-    anomaly = np.where(inside, np.uint8(1), np.uint8(VOID))
-    return Sample(image, f"{name}_whole_outlier", np.full((h, w), VOID, np.uint8), anomaly)
+    return Sample(image, f"{name}_whole_outlier", np.full((h, w), VOID, np.uint8), np.ones((h, w), np.uint8))

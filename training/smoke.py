@@ -130,7 +130,7 @@ def run_smoke(
         s1 = TrainConfig.from_yaml(CONFIG_DIR / "smoke_stage1.yaml", [*logging, *overrides1])
         r1 = train(s1, out / "stage1")
         stage1, stage1_val = r1.best, (r1.history[-1] if r1.history else {})
-    recipe = "smoke_stage2.yaml" if method == "uem" else "smoke_entropy_max.yaml"
+    recipe = {"uem": "smoke_stage2.yaml", "entropy_max": "smoke_entropy_max.yaml"}.get(method, f"smoke_{method}.yaml")
     s2 = TrainConfig.from_yaml(CONFIG_DIR / recipe, [*logging, f"init={stage1}", *overrides2])
     r2 = train(s2, out / "stage2")
     model_path = out / "model.safetensors"

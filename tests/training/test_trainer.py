@@ -154,6 +154,36 @@ def test_entropy_max_changes_only_decoder_and_head_and_deploys_the_entropy(stage
     assert extra["recipe"]["method"] == "entropy_max" and "score_threshold" in extra
 
 
+def test_outlier_head_trains_with_the_segmentation_head_and_deploys_op_times_msm(
+    stage1_run: Path, tmp_path: Path
+) -> None:
+    """Bevandic et al.: a fresh outlier head on the decoder features, trained jointly with decoder + head (backbone and
+    UEM frozen); the checkpoint's score is OP x MSM = sigmoid(outlier logit) x (1 - max softmax)."""
+    from anomaly_seg.network.scores import max_softmax
+
+    recipe = tiny_recipe(2, iterations=2).replace(init=str(stage1_run / LAST), method="outlier_head")
+    trainer = Trainer(recipe, tmp_path)
+    for name, p in trainer.model.named_parameters():
+        assert p.requires_grad == name.startswith(("decoder.", "head.", "outlier.")), name
+    assert trainer.objective.term_names == ("ce", "outlier_bce")
+    result = trainer.fit()
+    before, after = load_file(str(stage1_run / LAST)), load_file(str(result.last))
+    assert {n for n in after if n.startswith("outlier.")} and not {n for n in before if n.startswith("outlier.")}
+    for name, tensor in before.items():
+        if not name.startswith(("decoder.", "head.")):
+            assert torch.equal(tensor, after[name]), f"{name} changed"
+    model, config = load_checkpoint(result.best)
+    assert config.outlier_head and config.score == "op_msm"
+    images = torch.randint(0, 255, (1, *config.input.size, 3), dtype=torch.uint8)
+    _, score, _ = model.eval()(images)
+    features = model._decode(*model._features(model.normalize(images))[:2])
+    size = config.input.size
+    up = torch.nn.functional.interpolate
+    logit = up(model.outlier(features), size=size, mode="bilinear", align_corners=False)[:, 0]
+    class_logits = up(model.head(features), size=size, mode="bilinear", align_corners=False)
+    torch.testing.assert_close(score, torch.sigmoid(logit) * max_softmax(class_logits), rtol=1e-5, atol=1e-6)
+
+
 def test_entropy_max_is_a_stage_two_method() -> None:
     with pytest.raises(ConfigError, match="method"):
         tiny_recipe(1).replace(method="entropy_max")

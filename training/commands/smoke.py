@@ -20,8 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--method",
         choices=METHODS,
         default="uem",
-        help="stage-2 method: uem (likelihood ratio, the default) or entropy_max (Chan et al.: the segmentation "
-        "head fine-tuned to maximal entropy on pasted outliers; score = normalised entropy)",
+        help="stage-2 method: uem (likelihood ratio, the default), entropy_max (Chan et al.: the segmentation "
+        "head fine-tuned to maximal entropy on pasted outliers; score = normalised entropy) or outlier_head "
+        "(Bevandic et al.: a BCE outlier head trained with the segmentation head on noisy negatives; OP x MSM)",
     )
     parser.add_argument(
         "--stage1", type=Path, default=None, help="reuse this stage-1 checkpoint (e.g. OUT/stage1/best.safetensors)"

@@ -78,6 +78,14 @@ def build_stage_model(config: TrainConfig) -> tuple[AnomalySegmenter, ModelConfi
         model.set_stage(1)
         model.backbone.requires_grad_(False)
         model.train(model.training)
+    elif config.method == "outlier_head":
+        # Bevandic et al.: a fresh outlier head trained jointly with the segmentation head (decoder + head; the
+        # backbone frozen); the deployed score becomes OP x MSM
+        model.add_outlier_head()
+        model_config = model.config
+        model.set_stage(1)
+        model.backbone.requires_grad_(False)
+        model.train(model.training)
     # Only masked-image pre-training uses the mask token; a trainable parameter without gradients would stall DDP.
     model.backbone.mask_token.requires_grad_(False)
     return model, model_config
@@ -164,10 +172,10 @@ class Trainer:
             self.progress.batches_in_epoch = 0
 
     def _target(self, batch: dict[str, Any]) -> torch.Tensor:
-        if self.config.method == "entropy_max":
+        if self.config.method in ("entropy_max", "outlier_head"):
             for key in ("train_ids", "anomaly"):
                 if key not in batch:
-                    raise ConfigError(f"method entropy_max: training data has no {key} target")
+                    raise ConfigError(f"method {self.config.method}: training data has no {key} target")
             return entropy_target(batch["train_ids"], batch["anomaly"]).to(self.device, non_blocking=True)
         key = "train_ids" if self.config.stage == 1 else "anomaly"
         if key not in batch:
@@ -224,9 +232,10 @@ class Trainer:
 
             if "score_threshold" in metrics:
                 metrics["score_threshold_tpr95"] = metrics.pop("score_threshold")
-            metrics.update(suggested_threshold(self.model, self.val_set, batch))
+            score = self.model.config.score  # the deployed score (LLR, entropy or OP x MSM)
+            metrics.update(suggested_threshold(self.model, self.val_set, batch, score))
             pixel_best = (metrics["score_threshold"],) if "score_threshold" in metrics else ()
-            metrics.update(component_threshold(self.model, self.val_set, batch, extra=pixel_best))
+            metrics.update(component_threshold(self.model, self.val_set, batch, score, extra=pixel_best))
         self.model.train()
         return metrics
 

@@ -3,7 +3,9 @@
 Stage 1: cross-entropy of the class logits against trainIds (GMM head: the GMMSeg loss on the feature grid).
 Stage 2: ``BCE_with_logits(LLR, y~)`` against the pasted-outlier target (+ alpha x GMM loss of a GMM UEM head), or,
 with method ``entropy_max`` (Chan et al.), ``(1 - lambda) CE(inliers) + lambda L_entropy(outliers)`` of the class
-logits against trainIds with the pasted pixels marked :data:`OUTLIER` (:func:`entropy_target`).
+logits against trainIds with the pasted pixels marked :data:`OUTLIER` (:func:`entropy_target`), or, with method
+``outlier_head`` (Bevandic et al.), ``CE(inliers) + w BCE(outlier logit, pasted-negative target)`` on the same
+target: the segmentation head and the outlier head learn together.
 
 Each loss term is a mean over its valid pixels (``training.losses``). To make a step over several processes and
 micro-batches equal to one step on the whole global batch, every term is re-weighted by
@@ -69,6 +71,8 @@ class StageObjective(nn.Module):
         """Names of the loss terms, in the order of :meth:`term_counts` and the logged losses."""
         if self.method == "entropy_max":
             return ("entropy_max",)
+        if self.method == "outlier_head":
+            return ("ce", "outlier_bce")
         if self.stage == 1:
             return ("gmm" if self.gmm_head is not None else "ce",)
         return ("bce", "uem_gmm") if self.gmm_head is not None else ("bce",)
@@ -83,6 +87,10 @@ class StageObjective(nn.Module):
         grid, feature = self._grids((target.shape[-2], target.shape[-1]))
         if self.method == "entropy_max":
             return [target]
+        if self.method == "outlier_head":  # the CE target (outliers void) and the BCE target (1 / 0 / void)
+            inlier = torch.where(target == OUTLIER, torch.full_like(target, VOID), target)
+            bce = torch.where(target == OUTLIER, 1, torch.where(target == VOID, VOID, 0)).to(torch.uint8)
+            return [inlier, bce]
         if self.stage == 1:
             return [downsample_labels(target, feature) if self.gmm_head is not None else target]
         return [target, downsample_labels(target, grid)] if self.gmm_head is not None else [target]
@@ -115,6 +123,13 @@ class StageObjective(nn.Module):
             outlier = (targets[0] == OUTLIER).to(torch.uint8)
             terms.append(losses.entropy_maximization_loss(logits, train_ids, outlier, self.config.entropy_lambda))
             coefs.append(1.0)
+        elif self.method == "outlier_head":
+            logits = F.interpolate(raw.class_logits, size=size, mode="bilinear", align_corners=False).float()
+            terms.append(losses.cross_entropy(logits, targets[0]))
+            coefs.append(1.0)
+            logit = F.interpolate(raw.uem_logits[:, 1:], size=size, mode="bilinear", align_corners=False)[:, 0]
+            terms.append(losses.llr_loss(logit.float(), targets[1]))  # BCE with logits, void ignored
+            coefs.append(self.config.outlier_weight)
         elif self.stage == 1:
             if (head := self.gmm_head) is not None:
                 assert raw.class_embeddings is not None and raw.class_components is not None

@@ -20,9 +20,10 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 HEAD_TYPES = ("linear", "gmm", "gmm_official")
 DECODER_TYPES = ("fpn", "dinov2_fpn")
 ACTIVATIONS = ("gelu", "relu")
-#: The engine's ``anomaly_score``: the UEM's likelihood ratio, or the normalised entropy of an entropy-maximisation
-#: model (Chan et al.), whose trained part is the segmentation head.
-DEPLOYED_SCORES = ("llr", "entropy")
+#: The engine's ``anomaly_score``: the UEM's likelihood ratio, the normalised entropy of an entropy-maximisation
+#: model (Chan et al.), whose trained part is the segmentation head, or the outlier probability of a model with an
+#: outlier head (Bevandic et al.) alone or times max-softmax uncertainty (OP x MSM).
+DEPLOYED_SCORES = ("llr", "entropy", "op_msm", "outlier_probability")
 REFERENCE_BLOCKS_12 = (1, 4, 8, 11)
 
 
@@ -192,9 +193,13 @@ class ModelConfig:
     uem: UEMConfig = field(default_factory=UEMConfig)
     sliding: SlidingConfig = field(default_factory=SlidingConfig)
     score: str = "llr"  # the engine's anomaly_score (DEPLOYED_SCORES)
+    #: a binary outlier head on the decoder features (Bevandic et al.) in place of the UEM's output
+    outlier_head: bool = False
 
     def __post_init__(self) -> None:
         _check_choice("score", self.score, DEPLOYED_SCORES)
+        if self.score in ("op_msm", "outlier_probability") and not self.outlier_head:
+            raise ConfigError(f"score: {self.score} is the outlier head's score (set outlier_head: true)")
         _check_size("input.size", self.input.size, self.backbone.patch)
         if self.sliding.stride[0] > self.input.size[0] or self.sliding.stride[1] > self.input.size[1]:
             stride, window = list(self.sliding.stride), list(self.input.size)

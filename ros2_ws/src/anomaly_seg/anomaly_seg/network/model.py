@@ -18,7 +18,7 @@ from anomaly_seg.network.dinov2 import DinoVisionTransformer, build_backbone
 from anomaly_seg.network.dinov2_fpn import DINOv2FPN
 from anomaly_seg.network.fpn import FPNDecoder
 from anomaly_seg.network.heads import GMMHead, LinearHead, OfficialGMMHead
-from anomaly_seg.network.scores import llr, uncertainty_maps
+from anomaly_seg.network.scores import llr, outlier_probability, uncertainty_maps
 from anomaly_seg.network.state_dict import load_backbone_weights
 from anomaly_seg.network.uem import UEM, uem_widths
 
@@ -50,12 +50,36 @@ def outputs_from_logits(
     ``uncertainty`` = the three softmax heat maps."""
     if size is not None:
         class_logits = F.interpolate(class_logits, size=size, mode="bilinear", align_corners=False)
-        if score == "llr":
+        if score != "entropy":
             uem_logits = F.interpolate(uem_logits, size=size, mode="bilinear", align_corners=False)
     semantic = class_logits.argmax(dim=1).to(torch.uint8)
     maps = uncertainty_maps(class_logits).float()
-    anomaly = maps[:, 0] if score == "entropy" else llr(class_logits, uem_logits).float()
+    if score == "entropy":
+        anomaly = maps[:, 0]
+    elif score == "llr":
+        anomaly = llr(class_logits, uem_logits).float()
+    else:  # the outlier head's scores; max softmax uncertainty = 1 - p1 = the variation-ratio map
+        op = outlier_probability(uem_logits).float()
+        anomaly = op * maps[:, 1] if score == "op_msm" else op
     return semantic, anomaly, maps
+
+
+class OutlierHead(nn.Module):
+    """Bevandic et al.'s dense outlier head: 3x3 conv + ReLU + 1x1 conv to one outlier logit per decoder pixel."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+        self.logit = nn.Conv2d(channels, 1, 1)
+
+    def forward(self, features: Tensor) -> Tensor:
+        """Decoder features ``[B, C, 4h, 4w]`` -> outlier logits ``[B, 1, 4h, 4w]``."""
+        return self.logit(torch.relu(self.conv(features)))  # type: ignore[no-any-return]
+
+    def pair(self, features: Tensor) -> Tensor:
+        """The logit in the unknown-estimate layout ``[B, 2, 4h, 4w]``: ``(0, logit)``."""
+        logit = self.forward(features)
+        return torch.cat((torch.zeros_like(logit), logit), dim=1)
 
 
 class AnomalySegmenter(nn.Module):
@@ -91,6 +115,7 @@ class AnomalySegmenter(nn.Module):
         hidden, out = uem_widths(dim)
         u = config.uem
         self.uem = UEM(dim, u.hidden_dim or hidden, u.embed_dim or out, u.head, u.num_components, u.activation)
+        self.outlier: OutlierHead | None = OutlierHead(channels) if config.outlier_head else None
         mean = torch.tensor(config.input.mean).view(1, 3, 1, 1) * 255.0
         std = torch.tensor(config.input.std).view(1, 3, 1, 1) * 255.0
         self.register_buffer("pixel_mean", mean, persistent=False)
@@ -115,13 +140,17 @@ class AnomalySegmenter(nn.Module):
         self.decoder.requires_grad_(stage == 1)
         self.head.requires_grad_(stage == 1)
         self.uem.requires_grad_(stage == 2)
+        if self.outlier is not None:
+            self.outlier.requires_grad_(stage == 1)
         self.train(self.training)
 
     def train(self, mode: bool = True) -> AnomalySegmenter:
         """Like ``nn.Module.train`` but parts without trainable parameters stay in eval mode (frozen norms)."""
         super().train(mode)
         if mode:
-            for part in (self.backbone, self.decoder, self.head, self.uem):
+            for part in (self.backbone, self.decoder, self.head, self.uem, self.outlier):
+                if part is None:
+                    continue
                 if not any(p.requires_grad for p in part.parameters()):
                     part.eval()
         return self
@@ -147,9 +176,22 @@ class AnomalySegmenter(nn.Module):
         return self.decoder(maps)  # type: ignore[no-any-return]
 
     def logits(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Normalised ``[B, 3, H, W]`` -> (class logits [B, K, 4h, 4w], UEM logits [B, 2, h, w])."""
+        """Normalised ``[B, 3, H, W]`` -> (class logits [B, K, 4h, 4w], unknown-estimate pair): the UEM's
+        ``(log p~in, log p~out)`` [B, 2, h, w], or with an outlier head ``(0, outlier logit)`` [B, 2, 4h, 4w], so that
+        ``sigmoid(out - in)`` is the outlier probability either way and every score reads both alike."""
         maps, tokens, grid = self._features(x)
-        return self.head(self._decode(maps, tokens)), self.uem(tokens, grid)
+        features = self._decode(maps, tokens)
+        if self.outlier is not None:
+            return self.head(features), self.outlier.pair(features)
+        return self.head(features), self.uem(tokens, grid)
+
+    def add_outlier_head(self) -> None:
+        """Give a model without one a fresh outlier head (Bevandic et al.'s training starts from stage 1)."""
+        if self.outlier is None:
+            from dataclasses import replace
+
+            self.config = replace(self.config, outlier_head=True, score="op_msm")
+            self.outlier = OutlierHead(self.config.decoder.channels).to(self.pixel_mean.device)
 
     def raw(self, images: Tensor) -> RawOutputs:
         """uint8 ``[B, H, W, 3]`` (sides multiples of the patch size) -> :class:`RawOutputs` at feature resolution."""
@@ -161,7 +203,9 @@ class AnomalySegmenter(nn.Module):
             out.class_logits, out.class_components = self.head.forward_embeddings(out.class_embeddings)
         else:
             out.class_logits = self.head(features)
-        if isinstance(self.uem.head, GMMHead):
+        if self.outlier is not None:
+            out.uem_logits = self.outlier.pair(features)
+        elif isinstance(self.uem.head, GMMHead):
             out.uem_embeddings = self.uem.embed(tokens, grid)
             out.uem_logits, out.uem_components = self.uem.head.forward_embeddings(out.uem_embeddings)
         else:

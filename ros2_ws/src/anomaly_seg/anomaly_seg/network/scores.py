@@ -58,8 +58,15 @@ def gmm_density(class_scores: Tensor) -> Tensor:
 
 
 def op_msm(class_scores: Tensor, uem: Tensor) -> Tensor:
-    """Outlier probability times max-softmax (Bevandic et al.): ``sigmoid(log p~out - log p~in) * (1 - max_k p_k)``."""
-    return torch.sigmoid(uem_only(uem)) * max_softmax(class_scores)
+    """Outlier probability times max-softmax (Bevandic et al.): ``sigmoid(log p~out - log p~in) * (1 - max_k p_k)``;
+    the paper's OP x MSM for a model with an outlier head, a UEM variant otherwise."""
+    return outlier_probability(uem) * max_softmax(class_scores)
+
+
+def outlier_probability(uem: Tensor) -> Tensor:
+    """Outlier probability ``sigmoid(log p~out - log p~in)``: an outlier head's own output (Bevandic et al.), or the
+    UEM's ratio read as one."""
+    return torch.sigmoid(uem_only(uem))
 
 
 def uncertainty_maps(class_scores: Tensor) -> Tensor:
@@ -77,7 +84,9 @@ def uncertainty_maps(class_scores: Tensor) -> Tensor:
     return torch.stack((_normalised_entropy(shifted, e, log_z, p1), 1.0 - p1, 1.0 - p1 + p2), dim=1)
 
 
-SCORE_NAMES = ("llr", "uem_only", "max_softmax", "entropy", "max_logit", "gmm_density", "op_msm")
+SCORE_NAMES = (
+    "llr", "uem_only", "max_softmax", "entropy", "max_logit", "gmm_density", "op_msm", "outlier_probability",
+)  # fmt: skip
 
 
 def compute_score(name: str, class_scores: Tensor, uem: Tensor) -> Tensor:
@@ -88,6 +97,8 @@ def compute_score(name: str, class_scores: Tensor, uem: Tensor) -> Tensor:
         return op_msm(class_scores, uem)
     if name == "uem_only":
         return uem_only(uem)
+    if name == "outlier_probability":
+        return outlier_probability(uem)
     single = {"max_softmax": max_softmax, "entropy": entropy, "max_logit": max_logit, "gmm_density": gmm_density}
     if name not in single:
         raise ValueError(f"unknown score {name!r} (expected one of {', '.join(SCORE_NAMES)})")
