@@ -233,6 +233,7 @@ def evaluate(
         segments=primary.segment_rows("rescored"),
         segment_rules=primary.rules(),
         components=primary.component_rows(),
+        size_bins=primary.size_rows(),
         miou=float(miou.compute().miou) if has_train_ids else None,
         extra={"score": deployed, **opts.extra, **({"interrupted": stop.describe()} if stop.requested else {})},
     )

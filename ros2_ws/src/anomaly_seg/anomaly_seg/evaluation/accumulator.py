@@ -34,6 +34,7 @@ import numpy as np
 from anomaly_seg.metrics.components import SIZE_FILTERS, ComponentMetrics
 from anomaly_seg.metrics.pixel import PixelAnomalyMetrics, PixelMetricsResult
 from anomaly_seg.metrics.segments import SegmentCounts, SegmentMetrics, SegmentResult, rule_params, rule_score
+from anomaly_seg.metrics.size_bins import SizeBinnedMetrics
 from anomaly_seg.segments import MetaClassifier, SegmentParams
 from anomaly_seg.vocabulary import PROTOCOLS
 
@@ -155,6 +156,7 @@ class FrameAccumulator:
         self.pixel = PixelAnomalyMetrics(max_bins)
         self.segments = SegmentMetrics(self.thresholds, self.params, meta)
         self.components = [ComponentMetrics(t, size_filter) for t in self.thresholds]
+        self.sizes = SizeBinnedMetrics(self.thresholds[0], size_filter)
         self.frames = 0
 
     def add(
@@ -175,6 +177,7 @@ class FrameAccumulator:
         self.segments.update(segment_score, semantic, gt, uncertainty)
         for components in self.components:
             components.update(score, gt)
+        self.sizes.update(score, gt)
         self.frames += 1
 
     def pixel_result(self) -> PixelMetricsResult:
@@ -190,6 +193,10 @@ class FrameAccumulator:
     def pixel_row(self) -> dict[str, Any]:
         """:func:`pixel_row` of the accumulated pixel metrics."""
         return pixel_row(self.pixel_result())
+
+    def size_rows(self) -> list[dict[str, Any]]:
+        """Pixel and component metrics by ground-truth object size (:class:`SizeBinnedMetrics`)."""
+        return self.sizes.rows()
 
     def component_rows(self) -> list[dict[str, Any]]:
         """SMIYC component metrics (:meth:`ComponentMetrics.compute`) at every threshold."""

@@ -234,6 +234,7 @@ class ReplayEvaluator:
             segments=rows,
             segment_rules=self._accumulator.rules() if self._accumulator is not None else {},
             components=self._accumulator.component_rows() if self._accumulator is not None else [],
+            size_bins=self._accumulator.size_rows() if self._accumulator is not None else [],
             latency_ms={name: _percentiles(v) for name, v in sorted(self.latency.items())},
             node=self.node_values,
         )

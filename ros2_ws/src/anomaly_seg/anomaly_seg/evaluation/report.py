@@ -18,6 +18,7 @@ import numpy as np
 from anomaly_seg.evaluation.plots import save_curves, save_f1_over_tau
 from anomaly_seg.files import json_safe, write_json
 from anomaly_seg.metrics.pixel import PixelCurves, PixelMetricsResult
+from anomaly_seg.metrics.size_bins import size_table
 
 LATENCY_PERCENTILES = (50, 90, 95, 99)
 #: node diagnostics shown in the report (all of them are in metrics.json)
@@ -104,6 +105,7 @@ def metrics_document(
     latency_ms: Mapping[str, Mapping[str, float]] | None = None,
     node: Mapping[str, str] | None = None,
     miou: float | None = None,
+    size_bins: Sequence[Mapping[str, Any]] = (),
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``metrics.json`` document (JSON-safe: NaN/inf become null).
@@ -122,6 +124,7 @@ def metrics_document(
         "segments": list(segments),
         "segment_rules": dict(segment_rules),
         "components": list(components),
+        "size_bins": list(size_bins),
         "latency_ms": dict(latency_ms or {}),
         "node": dict(node or {}),
         "miou": miou,
@@ -162,6 +165,8 @@ def write_report(
     lines += ["## Obstacle segments (score >= threshold)", "", SEGMENT_NOTE, "", segment_table(metrics["segments"])]
     if metrics["components"]:
         lines += component_section(metrics["components"], metrics["segment_rules"], None)
+    if metrics.get("size_bins"):
+        lines += size_table(metrics["size_bins"])
     if metrics["miou"] is not None:
         lines += ["## Inlier segmentation", "", f"Inlier mIoU: {100 * metrics['miou']:.2f} %", ""]
     if metrics["latency_ms"]:
