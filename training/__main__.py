@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import-official": ("import_official", "turn a released UEM checkpoint (likelihood-ratio paper) into ours"),
     "export": ("export", "export a model to ONNX (fixed size, engine I/O contract) with golden outputs"),
     "smoke": ("smoke", "the whole training chain on synthetic scenes with the tiny config (CPU, minutes)"),
+    "compare": ("compare", "one model per seed method (UEM, entropy maximisation, outlier head) on the same frames"),
     "contact-sheet": ("contact_sheet", "PNG grid of augmented training samples with their targets"),
 }
 
