@@ -152,13 +152,15 @@ def collect(
 
 
 def thresholds_for(score: str, scores: Iterable[np.ndarray], gts: Iterable[np.ndarray]) -> list[float]:
-    """Chan et al.'s thresholds for the normalised entropy; score quantiles over non-void pixels otherwise."""
-    if score == "entropy":
-        return list(ENTROPY_THRESHOLDS)
+    """Score quantiles :data:`SCORE_QUANTILES` over the non-void pixels, plus Chan et al.'s 0.1 ... 0.7 for the
+    normalised entropy (after entropy maximisation its values crowd near 1, where the paper's grid has no point)."""
     values = np.concatenate([np.asarray(s, np.float32)[np.asarray(g) != 255] for s, g in zip(scores, gts)])
     if values.size == 0:
         raise DatasetError("no non-void pixel to choose segment thresholds from")
-    return sorted({float(np.float32(q)) for q in np.quantile(values, SCORE_QUANTILES)})
+    out = {float(np.float32(q)) for q in np.quantile(values, SCORE_QUANTILES)}
+    if score == "entropy":
+        out |= {float(np.float32(t)) for t in ENTROPY_THRESHOLDS}
+    return sorted(out)
 
 
 def _pipeline(c: float, seed: int) -> Any:
@@ -464,7 +466,7 @@ def run_on_predictions(
     from training.predictions import load_prediction
 
     if thresholds is None:
-        scores, gts = [], []
+        scores, gts = [], []  # one pass for the quantiles (frames are read again below)
         for f in files:
             p = load_prediction(f)
             scores.append(p.anomaly_score)

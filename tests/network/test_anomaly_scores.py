@@ -38,6 +38,7 @@ REFERENCES = {
     "max_logit": lambda F, U: -F.max(1),
     "gmm_density": lambda F, U: -logsumexp(F, axis=1),
     "op_msm": lambda F, U: expit(U[:, 1] - U[:, 0]) * (1 - softmax(F, axis=1).max(1)),
+    "outlier_probability": lambda F, U: expit(U[:, 1] - U[:, 0]),
 }
 
 

@@ -30,7 +30,7 @@ def test_evaluate_writes_all_scores_report_and_predictions(model: AnomalySegment
     data = heldout_scenes(3, model.input_size)
     report = evaluate(model, data, tmp_path, EvalOptions(dump_predictions=True, overlays=2, progress=False), 0.0)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert set(metrics["pixel"]) == set(score_names(model)) == set(SCORE_NAMES) - {"gmm_density"}
+    assert set(metrics["pixel"]) == set(score_names(model)) == set(SCORE_NAMES) - {"gmm_density", "outlier_probability"}
     for name in ("metrics.json", "report.md", "pr.png", "roc.png"):
         assert (tmp_path / name).is_file(), name
     assert len(list((tmp_path / "overlays").glob("*.png"))) == 2
