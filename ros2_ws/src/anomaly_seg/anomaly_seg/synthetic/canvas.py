@@ -57,6 +57,7 @@ class Canvas:
         self.instance_of: list[int] = list(range(n_stuff))
         self.obstacle_of: list[int] = [0] * n_stuff
         self.obstacle_kinds: list[str] = []
+        self.obstacle_depths: list[float] = []  # metres along the camera's forward axis, per obstacle
         self._count: dict[int, int] = {}
 
     def new_instance(self, label_id: int) -> int:
@@ -65,9 +66,10 @@ class Canvas:
         self._count[label_id] = k + 1
         return self._append(label_id, label_id * 1000 + k, 0)
 
-    def new_obstacle(self, kind: str) -> int:
-        """A fresh object id for an obstacle (labelId 0, no Cityscapes instance)."""
+    def new_obstacle(self, kind: str, depth_m: float = float("nan")) -> int:
+        """A fresh object id for an obstacle (labelId 0, no Cityscapes instance) standing ``depth_m`` ahead."""
         self.obstacle_kinds.append(kind)
+        self.obstacle_depths.append(float(depth_m))
         return self._append(0, 0, len(self.obstacle_kinds))
 
     def _append(self, label_id: int, instance: int, obstacle: int) -> int:

@@ -65,6 +65,7 @@ class ObstacleInstance:
     kind: str
     box_xyxy: tuple[int, int, int, int]  # inclusive-exclusive pixel box of the visible pixels
     area: int  # visible pixels
+    depth_m: float = float("nan")  # where its base stands: metres ahead along the camera's forward axis
 
 
 @dataclass(frozen=True)
@@ -351,7 +352,7 @@ class _SceneBuilder:
         ph = int(np.clip(round(cam.fy * size_m / d), MIN_OBSTACLE_PX, 0.6 * self.h))
         pw = int(np.clip(round(ph * aspect), MIN_OBSTACLE_PX, 0.8 * self.w))
         bx, by = cam.project(X, 0.0, d)
-        oid = cv.new_obstacle(kind)
+        oid = cv.new_obstacle(kind, d)
 
         def draw() -> None:
             rgb, mask = obstacle_patch(kind, ph, pw, rng)
@@ -475,7 +476,8 @@ class _SceneBuilder:
             if areas[i] == 0:
                 continue
             x, y, bw, bh = cv2.boundingRect((crop == i).astype(np.uint8))
-            out.append(ObstacleInstance(kind, (x0 + x, y0 + y, x0 + x + bw, y0 + y + bh), int(areas[i])))
+            box = (x0 + x, y0 + y, x0 + x + bw, y0 + y + bh)
+            out.append(ObstacleInstance(kind, box, int(areas[i]), self.cv.obstacle_depths[i - 1]))
             remap[i] = len(out)
         if len(out) < len(kinds):
             ids = cv2.LUT(ids, remap)
