@@ -340,6 +340,28 @@ def test_reliable_input_qos_matches_reliable_publishers_only(model: Path, client
         assert process.interrupt() == 0
 
 
+def test_best_effort_outputs_reach_best_effort_subscribers_only(model: Path, client: RosClient, tmp_path: Path) -> None:
+    """``output.qos: best_effort``: a reliable subscriber is incompatible (never matched), a best-effort one gets
+    the frames; the publisher's QoS as the graph reports it says so."""
+    from rclpy.qos import ReliabilityPolicy
+
+    f = rm.ros_factory()
+    (plan,) = plans(model, **{"output.qos": "best_effort"})
+    with ros_processes() as procs:
+        process = start(procs, plan, client, tmp_path)
+        topic = f"{plan.full_name}/{vocabulary.TOPIC_OBSTACLES}"
+        reliable = client.subscribe(topic, f.Detection2DArray)
+        best_effort = client.subscribe(f"{plan.full_name}/{vocabulary.TOPIC_ANOMALY_MASK}", f.Image, reliable=False)
+        wait_ready(client, process, plan.full_name)
+        pub = client.publisher("/cam_test/image_raw", f.Image, reliable=False)
+        assert client.spin_until(lambda: bool(best_effort), 15.0, step=lambda: pub.publish(frame(f, 1, "be")))
+        client.spin_until(lambda: False, 0.5, step=lambda: pub.publish(frame(f, 2, "be")))
+        assert reliable == []  # incompatible QoS: never matched
+        (info,) = client.node.get_publishers_info_by_topic(topic)
+        assert info.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+        assert process.interrupt() == 0
+
+
 @pytest.mark.parametrize(
     ("override", "named"),
     [

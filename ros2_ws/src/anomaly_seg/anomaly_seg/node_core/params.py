@@ -140,6 +140,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         max_value=1.0,
     ),
     ParamSpec(
+        "output.qos",
+        "reliable",
+        "QoS of the per-frame outputs (depth 2): reliable (a slow subscriber slows delivery, nothing is lost on a "
+        "good link), best_effort or sensor_data (late samples are dropped instead; what RViz and most planners use)",
+        choices=QOS_PROFILES,
+    ),
+    ParamSpec(
         "ground.camera_height_m",
         0.0,
         "camera height above flat ground (m); > 0 enables ~/output/obstacles_3d and ~/output/anomaly_points",
@@ -273,6 +280,7 @@ class OutputSection:
 
     resolution: str
     overlay_alpha: float
+    qos: str = "reliable"
 
 
 @dataclass(frozen=True)
@@ -373,7 +381,9 @@ class NodeParams:
                 region=v["segments.region"],
                 region_dilation_px=v["segments.region_dilation_px"],
             ),
-            output=OutputSection(resolution=v["output.resolution"], overlay_alpha=v["output.overlay_alpha"]),
+            output=OutputSection(
+                resolution=v["output.resolution"], overlay_alpha=v["output.overlay_alpha"], qos=v["output.qos"]
+            ),
             ground=GroundSection(
                 camera_height_m=v["ground.camera_height_m"],
                 camera_pitch_deg=v["ground.camera_pitch_deg"],

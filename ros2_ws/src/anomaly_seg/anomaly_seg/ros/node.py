@@ -44,15 +44,20 @@ OUTPUT_DEPTH = 2
 DIAGNOSTICS_PERIOD_S = 1.0
 
 
-def input_qos(name: str) -> QoSProfile:
-    """Image subscription QoS for the ``input.qos`` parameter (always depth 1, keep last)."""
+def named_qos(name: str, depth: int = 1) -> QoSProfile:
+    """QoS of an ``input.qos`` / ``output.qos`` value (vocabulary.QOS_PROFILES), keep last ``depth``."""
     if name == "sensor_data":
-        profile = QoSProfile(depth=1)
+        profile = QoSProfile(depth=depth)
         profile.reliability = qos_profile_sensor_data.reliability
         profile.durability = qos_profile_sensor_data.durability
         return profile
     reliability = ReliabilityPolicy.RELIABLE if name == "reliable" else ReliabilityPolicy.BEST_EFFORT
-    return QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=reliability)
+    return QoSProfile(depth=depth, history=HistoryPolicy.KEEP_LAST, reliability=reliability)
+
+
+def input_qos(name: str) -> QoSProfile:
+    """Image subscription QoS for the ``input.qos`` parameter (always depth 1: the newest frame wins)."""
+    return named_qos(name, 1)
 
 
 class _RosLogHandler(logging.Handler):
@@ -202,7 +207,9 @@ class _Camera:
         )
         types = {**vocabulary.OUTPUT_TYPES, **vocabulary.CONDITIONAL_OUTPUT_TYPES}
         self.outputs: dict[str, Publisher] = {
-            topic: node.create_publisher(getattr(factory, type_name), f"{prefix}/{topic}", OUTPUT_DEPTH)
+            topic: node.create_publisher(
+                getattr(factory, type_name), f"{prefix}/{topic}", named_qos(params.output.qos, OUTPUT_DEPTH)
+            )
             for topic, type_name in types.items()
         }
         latched = QoSProfile(
