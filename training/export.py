@@ -253,6 +253,21 @@ class ExportSource:
     random_weights: bool
 
 
+def operating_point_metadata(meta_path: str | Path) -> dict[str, Any]:
+    """The meta classifier's operating point for the ONNX metadata, tied to the file by its sha256."""
+    from anomaly_seg.files import sha256_file
+    from anomaly_seg.segments import MetaClassifier
+
+    meta = MetaClassifier.load(meta_path)
+    if meta.operating_point is None:
+        raise ConfigError(f"--meta {meta_path}: no operating point (fit it with fit-meta --meta-protocol)")
+    return {
+        "threshold": float(meta.operating_point["threshold"]),
+        "meta_threshold": float(meta.operating_point["meta_threshold"]),
+        "meta_sha256": sha256_file(meta_path),
+    }
+
+
 def build_export_source(
     config_path: str | Path | None,
     checkpoint: str | Path | None,

@@ -167,6 +167,13 @@ def test_model_threshold_unless_given_and_the_operating_point_for_segments() -> 
     assert off.segment_threshold is None and off.pipeline_config().segments.threshold == 1.5
     plain = MetaClassifier(np.zeros(n), np.ones(n), np.zeros(n), 0.0, 0.3)
     assert unset.resolved(plain, None).segment_threshold is None
+    # the point export --meta wrote into the model applies when the meta JSON has none (its meta threshold too)
+    model_op = {"threshold": -4.0, "meta_threshold": 0.6}
+    from_model = unset.resolved(plain, None, model_op)
+    assert from_model.segment_threshold == -4.0 and from_model.segments.meta_threshold == 0.6
+    assert unset.resolved(meta, None, model_op).segment_threshold == -2.5  # the JSON's own point wins
+    kept = NodeParams.from_dict({"segments.meta_threshold": 0.9}, check_files=False).resolved(plain, None, model_op)
+    assert kept.segments.meta_threshold == 0.9
     # tuning keeps what was given before and adds what the call sets
     tuned = NodeParams.from_dict(unset.to_dict(), check_files=False, given=unset.given | {"anomaly.threshold"})
     assert tuned.given == {"anomaly.threshold"}

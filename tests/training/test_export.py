@@ -134,3 +134,27 @@ def test_realtime_default_vits14_518x1036_exports_with_parity(tmp_path: Path) ->
     assert "Shape" not in result.node_counts
     assert all(r.status == "PASS" for r in structure_checks(result.onnx_path))
     assert check_model(onnx.load(str(result.onnx_path)), ("10.x",)) == []
+
+
+def test_export_meta_writes_the_operating_point_into_the_metadata(tmp_path: Path) -> None:
+    import numpy as np
+
+    from anomaly_seg.engines.metadata import ModelMetadata, read_onnx_props
+    from anomaly_seg.errors import ConfigError
+    from anomaly_seg.files import sha256_file
+    from anomaly_seg.segments import FEATURE_NAMES, MetaClassifier
+    from training.export import operating_point_metadata
+
+    _require(TINY)
+    n = len(FEATURE_NAMES)
+    op = {"threshold": -1.5, "meta_threshold": 0.35}
+    meta = MetaClassifier(np.zeros(n), np.ones(n), np.zeros(n), 0.0, 0.35, operating_point=op).save(tmp_path / "m.json")
+    out = tmp_path / "tiny.onnx"
+    assert training_main(["export", "--config", str(TINY), "--out", str(out), "--meta", str(meta)]) == 0
+    point = ModelMetadata.from_props(read_onnx_props(out)).operating_point
+    assert point == {**op, "meta_sha256": sha256_file(meta)}
+    plain = MetaClassifier(np.zeros(n), np.ones(n), np.zeros(n), 0.0, 0.5).save(tmp_path / "plain.json")
+    argv = ["export", "--config", str(TINY), "--out", str(tmp_path / "x.onnx"), "--meta", str(plain)]
+    assert training_main(argv) == 2  # the CLI's error exit, the message names the file
+    with pytest.raises(ConfigError, match="no operating point"):
+        operating_point_metadata(plain)

@@ -18,6 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset (17 converts down for TensorRT 8.6)")
     parser.add_argument("--golden", help="golden set folder (default: <out>.golden)")
     parser.add_argument("--score-threshold", type=float, help="suggested anomaly threshold stored in the metadata")
+    parser.add_argument(
+        "--meta",
+        help="meta classifier JSON whose operating point (fit-meta --meta-protocol) goes into the metadata",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the golden inputs")
     parser.add_argument(
         "--precision",
@@ -37,6 +41,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     size = parse_size(args.size) if args.size else None
     source = build_export_source(args.config, args.checkpoint, size, args.mode, args.score_threshold)
+    if args.meta:
+        from dataclasses import replace
+
+        from training.export import operating_point_metadata
+
+        source = replace(source, metadata=replace(source.metadata, operating_point=operating_point_metadata(args.meta)))
     if source.random_weights:
         banner = "!" * 78
         print(

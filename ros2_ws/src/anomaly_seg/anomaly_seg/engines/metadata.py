@@ -32,6 +32,7 @@ KEY_GIT_REVISION = PREFIX + "git_revision"
 KEY_TORCH_VERSION = PREFIX + "torch_version"
 KEY_EXPORT_PARITY = PREFIX + "export_parity"  # JSON: torch vs ONNX Runtime errors measured at export
 KEY_FP32_NODES = PREFIX + "fp32_nodes"  # JSON list: GMM-head nodes an fp16 graph keeps in fp32
+KEY_OPERATING_POINT = PREFIX + "operating_point"  # JSON {"threshold", "meta_threshold", "meta_sha256"}
 KEY_PRECISION = PREFIX + "precision"  # "fp32" | "fp16" | "int8": the graph's own types (absent = fp32)
 
 
@@ -53,6 +54,8 @@ class ModelMetadata:
     torch_version: str = ""
     export_parity: dict[str, Any] | None = None
     precision: str = "fp32"
+    #: the meta classifier's operating point chosen on validation (``export --meta``), with its file's sha256
+    operating_point: dict[str, Any] | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     def to_props(self) -> dict[str, str]:
@@ -77,6 +80,8 @@ class ModelMetadata:
             props[KEY_CONFIG] = json.dumps(self.config, sort_keys=True)
         if self.export_parity is not None:
             props[KEY_EXPORT_PARITY] = json.dumps(self.export_parity, sort_keys=True)
+        if self.operating_point is not None:
+            props[KEY_OPERATING_POINT] = json.dumps(self.operating_point, sort_keys=True)
         props.update(self.extra)
         return props
 
@@ -116,6 +121,7 @@ class ModelMetadata:
             torch_version=props.get(KEY_TORCH_VERSION, ""),
             export_parity=load(KEY_EXPORT_PARITY, None),
             precision=props.get(KEY_PRECISION, "fp32"),
+            operating_point=load(KEY_OPERATING_POINT, None),
             extra={k: v for k, v in props.items() if k.startswith(PREFIX) and k not in known},
         )
 

@@ -74,7 +74,8 @@ class NodeCore:
             meta = MetaClassifier.load(params.segments.meta_classifier_path)
         self.meta = meta
         self.model_threshold = _model_threshold(engine)
-        self.params = params = params.resolved(meta, self.model_threshold)
+        self.model_operating_point = _model_operating_point(engine)
+        self.params = params = params.resolved(meta, self.model_threshold, self.model_operating_point)
         self.pipeline = Pipeline(engine, params.pipeline_config(), meta)
         self.builder = MessageBuilder(factory, params.output.overlay_alpha)
         self._mounting = params.ground.mounting()  # the camera over the ground (None: no 3D outputs)
@@ -85,6 +86,17 @@ class NodeCore:
         self._camera_infos: dict[int, Any] = {}  # stamp -> the camera's CameraInfo (the latest few)
         self._camera_lock = threading.Lock()  # written by the shell's callback, read by the runner's last stage
         self.log = ThrottledLogger(self.logger)
+        if meta is not None and self.model_operating_point is not None:
+            from anomaly_seg.files import sha256_file
+
+            chosen_with = self.model_operating_point.get("meta_sha256")
+            if chosen_with != sha256_file(params.segments.meta_classifier_path):
+                self.logger.warning(
+                    "the model's operating point was chosen with another meta classifier file (sha256 %s); the "
+                    "node uses %s",
+                    chosen_with,
+                    "that file's own point" if meta.score_threshold is not None else "the model's point anyway",
+                )
 
     def _threshold_source(self) -> str:
         if "anomaly.threshold" in self.params.given:
@@ -95,12 +107,13 @@ class NodeCore:
         t = self.params.segment_threshold
         if t is None:
             return "anomaly_threshold"
-        return f"{t:g} (meta classifier's operating point)"
+        own = self.meta is not None and self.meta.score_threshold is not None
+        return f"{t:g} (meta classifier's operating point{'' if own else ', from the model metadata'})"
 
     def update_params(self, params: NodeParams) -> None:
         """Take run-time-tunable settings (threshold, segment rule, meta threshold, overlay alpha) from ``params``,
         already validated, from the next frame on; the rest (model, execution, resolution) must be unchanged."""
-        params = params.resolved(self.meta, self.model_threshold)
+        params = params.resolved(self.meta, self.model_threshold, self.model_operating_point)
         self.pipeline.reconfigure(params.pipeline_config())
         self.builder.overlay_alpha = params.output.overlay_alpha
         self._mounting = params.ground.mounting()
@@ -306,3 +319,20 @@ def _model_threshold(engine: Engine) -> float | None:
     except (AttributeError, TypeError, ValueError):
         return None
     return value if value is not None and math.isfinite(value) else None
+
+
+def _model_operating_point(engine: Engine) -> dict[str, Any] | None:
+    """The operating point ``export --meta`` wrote into the model's metadata, if it is well formed."""
+    import json
+
+    from anomaly_seg.engines.metadata import KEY_OPERATING_POINT
+
+    try:
+        text = engine.metadata.get(KEY_OPERATING_POINT)
+        point = json.loads(text) if text else None
+        if not isinstance(point, dict):
+            return None
+        values = (float(point["threshold"]), float(point["meta_threshold"]))
+    except (AttributeError, TypeError, ValueError, KeyError):
+        return None
+    return point if all(math.isfinite(v) for v in values) and 0.0 <= values[1] <= 1.0 else None

@@ -414,16 +414,31 @@ class NodeParams:
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
 
-    def resolved(self, meta: MetaClassifier | None, model_threshold: float | None) -> NodeParams:
+    def resolved(
+        self,
+        meta: MetaClassifier | None,
+        model_threshold: float | None,
+        model_operating_point: Mapping[str, Any] | None = None,
+    ) -> NodeParams:
         """These values with what the model files decide: ``anomaly.threshold``, unless given, is the model's
         suggested threshold (``score_threshold`` in the ONNX metadata: pixel-F1-optimal on validation); the
-        segment threshold is the meta classifier's operating point (chosen with it on validation) while
-        ``segments.operating_point`` is true and the classifier has one, else ``anomaly.threshold``."""
+        segment threshold is the meta classifier's operating point (chosen with it on validation: its JSON's, else
+        the one ``export --meta`` wrote into the ONNX, whose meta threshold then applies unless
+        ``segments.meta_threshold`` is given) while ``segments.operating_point`` is true, else ``anomaly.threshold``."""
         out = self
         if model_threshold is not None and "anomaly.threshold" not in self.given:
             out = replace(out, anomaly_threshold=float(model_threshold))
-        op = meta.score_threshold if meta is not None and self.segments.operating_point else None
-        return replace(out, segment_threshold=op)
+        if meta is None or not self.segments.operating_point:
+            return replace(out, segment_threshold=None)
+        if meta.score_threshold is not None:
+            return replace(out, segment_threshold=meta.score_threshold)
+        if model_operating_point is not None:
+            out = replace(out, segment_threshold=float(model_operating_point["threshold"]))
+            if "segments.meta_threshold" not in self.given:
+                m = float(model_operating_point["meta_threshold"])
+                out = replace(out, segments=replace(out.segments, meta_threshold=m))
+            return out
+        return replace(out, segment_threshold=None)
 
     def pipeline_config(self) -> PipelineConfig:
         """The pipeline's settings (threshold, segment rule, meta threshold, output resolution) from these values."""
