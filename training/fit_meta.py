@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 
@@ -109,11 +108,11 @@ def fit_meta_classifier(
         )
     start = time.perf_counter()
     cv = cross_validate(samples, folds=folds, c=c, seed=seed, decision_threshold=decision_threshold)
-    from training.meta_protocol import _pipeline
+    from training.meta_protocol import fit_classifier
 
-    model = _pipeline(c, seed).fit(samples.features, samples.labels)
-    scaler, logreg = model[0], model[-1]
-    training: dict[str, Any] = {
+    meta = fit_classifier(samples.features, samples.labels, threshold=decision_threshold, c=c, seed=seed)
+    accuracy = float(np.mean(meta.keep(samples.features) == samples.labels.astype(bool)))
+    meta.training = {
         "frames": samples.frames,
         "segments": int(samples.labels.size),
         "true_positives": n_pos,
@@ -121,11 +120,10 @@ def fit_meta_classifier(
         "ignored_void_segments": samples.ignored,
         "C": c,
         "cross_validation": cv,
-        "train_accuracy": float(model.score(samples.features, samples.labels)),
+        "train_accuracy": accuracy,
         "fit_seconds": round(time.perf_counter() - start, 3),
     }
     if params is not None:
-        training["segment_params"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(params).items()}
-    return MetaClassifier(
-        scaler.mean_, scaler.scale_, logreg.coef_[0], float(logreg.intercept_[0]), decision_threshold, training=training
-    )
+        segment_params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(params).items()}
+        meta.training["segment_params"] = segment_params
+    return meta

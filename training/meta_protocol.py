@@ -331,6 +331,35 @@ def lars_ranking(d: ThresholdSegments, top: int = 15) -> dict[str, Any]:
     }
 
 
+def fit_classifier(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    threshold: float,
+    c: float = 1.0,
+    seed: int = 0,
+    training: dict[str, Any] | None = None,
+    operating_point: dict[str, Any] | None = None,
+) -> MetaClassifier:
+    """StandardScaler + LogisticRegression fitted on ``x``, ``y`` as the runtime :class:`MetaClassifier`."""
+    if np.unique(y).size < 2:
+        raise DatasetError(
+            f"need both true- and false-positive segments to fit the meta classifier; got {int(y.sum())} TP and "
+            f"{int(y.size - y.sum())} FP segments"
+        )
+    model = _pipeline(c, seed).fit(x, y)
+    scaler, logreg = model[0], model[-1]
+    return MetaClassifier(
+        scaler.mean_,
+        scaler.scale_,
+        logreg.coef_[0],
+        float(logreg.intercept_[0]),
+        threshold,
+        training=training,
+        operating_point=operating_point,
+    )
+
+
 def fit_deployed(
     data: Sequence[ThresholdSegments],
     operating_point: dict[str, Any],
@@ -342,24 +371,11 @@ def fit_deployed(
     """The meta classifier of the operating threshold, fitted on all frames, with the operating point stored."""
     d = next(d for d in data if d.threshold == operating_point["threshold"])
     x, y, _ = d.samples()
-    if np.unique(y).size < 2:
-        raise DatasetError(
-            f"need both true- and false-positive segments at threshold {d.threshold} to fit the meta classifier; "
-            f"got {int(y.sum())} TP and {int(y.size - y.sum())} FP segments"
-        )
-    model = _pipeline(c, seed).fit(x, y)
-    scaler, logreg = model[0], model[-1]
     point = {k: operating_point[k] for k in ("threshold", "meta_threshold", "tp", "fp", "fn", "f1")}
     point["rule"] = RULE
-    return MetaClassifier(
-        scaler.mean_,
-        scaler.scale_,
-        logreg.coef_[0],
-        float(logreg.intercept_[0]),
-        float(operating_point["meta_threshold"]),
-        training={"segments": int(y.size), "true_positives": int(y.sum()), "C": c, **training},
-        operating_point=point,
-    )
+    stats = {"segments": int(y.size), "true_positives": int(y.sum()), "C": c, **training}
+    m = float(operating_point["meta_threshold"])
+    return fit_classifier(x, y, threshold=m, c=c, seed=seed, training=stats, operating_point=point)
 
 
 def markdown(document: dict[str, Any]) -> str:

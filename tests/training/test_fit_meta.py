@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from anomaly_seg.errors import DatasetError
 from anomaly_seg.segments import MetaClassifier, SegmentParams
+from tests.training.segment_frames import segment_frame
 from training.__main__ import main
 from training.fit_meta import collect_samples
 from training.predictions import Prediction, load_prediction, save_prediction
@@ -18,23 +18,7 @@ from training.predictions import Prediction, load_prediction, save_prediction
 
 def _frame(seed: int, h: int = 64, w: int = 96) -> Prediction:
     """Two real obstacles with a high score and a few false blobs just above the threshold, one in void."""
-    rng = np.random.default_rng(seed)
-    gt = np.zeros((h, w), np.uint8)
-    gt[:8] = 255
-    score = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 1.5) * 0.3
-    uncertainty = rng.random((3, h, w)).astype(np.float32) * 0.2
-    for _ in range(2):
-        y, x, s = rng.integers(12, h - 12), rng.integers(4, w - 12), rng.integers(4, 9)
-        gt[y : y + s, x : x + s] = 1
-        score[y : y + s, x : x + s] = 4.0 + rng.random()
-    for _ in range(3):
-        y, x, s = rng.integers(10, h - 6), rng.integers(2, w - 6), rng.integers(2, 5)
-        if not gt[y - 1 : y + s + 1, x - 1 : x + s + 1].any():
-            score[y : y + s, x : x + s] = 1.2 + 0.2 * rng.random()
-            uncertainty[:, y : y + s, x : x + s] = 0.9
-    score[1:4, 1:4] = 3.0  # in void: ignored
-    semantic = np.zeros((h, w), np.uint8)
-    return Prediction(semantic, score, uncertainty, gt)
+    return segment_frame(seed, h=h, w=w)
 
 
 def test_samples_label_segments_and_follow_the_evaluations_void_rule(tmp_path: Path) -> None:

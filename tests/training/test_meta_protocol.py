@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from anomaly_seg.errors import ModelFileError
 from anomaly_seg.evaluation.accumulator import FrameAccumulator
 from anomaly_seg.segments import FEATURE_NAMES, MetaClassifier, SegmentParams
+from tests.training.segment_frames import segment_frame
 from training import meta_protocol as mp
 from training.__main__ import main
 from training.predictions import Prediction, save_prediction
@@ -19,21 +19,9 @@ from training.predictions import Prediction, save_prediction
 
 def _frame(seed: int, h: int = 64, w: int = 96) -> Prediction:
     """Real obstacles (high score, low uncertainty), false blobs (lower score, high uncertainty), a void band."""
-    rng = np.random.default_rng(seed)
-    gt = np.zeros((h, w), np.uint8)
-    gt[:8] = 255
-    score = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 1.5) * 0.3
-    uncertainty = rng.random((3, h, w)).astype(np.float32) * 0.2
-    for _ in range(2):
-        y, x, s = rng.integers(12, h - 12), rng.integers(4, w - 12), rng.integers(4, 9)
-        gt[y : y + s, x : x + s] = 1
-        score[y : y + s, x : x + s] = 1.5 + 3 * rng.random()
-    for _ in range(4):
-        y, x, s = rng.integers(10, h - 6), rng.integers(2, w - 6), rng.integers(2, 6)
-        if not gt[max(0, y - 1) : y + s + 1, max(0, x - 1) : x + s + 1].any():
-            score[y : y + s, x : x + s] = 1.0 + 2 * rng.random()
-            uncertainty[:, y : y + s, x : x + s] = 0.9
-    return Prediction(np.zeros((h, w), np.uint8), score, uncertainty, gt)
+    return segment_frame(
+        seed, obstacle_score=(1.5, 3.0), blob_score=(1.0, 2.0), blobs=4, blob_size=6, void_blob=False, h=h, w=w
+    )
 
 
 FRAMES = [_frame(i) for i in range(12)]
