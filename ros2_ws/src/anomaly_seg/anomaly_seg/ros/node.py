@@ -268,6 +268,20 @@ class _Camera:
             self.outputs[topic].publish(out)
 
 
+#: how long an exception out of the executor waits for a shutdown under way to show before it counts as an error
+SHUTDOWN_GRACE_S = 1.0
+
+
+def _context_stays_up(seconds: float) -> bool:
+    """Whether rclpy's context is still up after ``seconds`` (False as soon as it goes down)."""
+    deadline = time.monotonic() + seconds
+    while rclpy_ok():
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``anomaly_seg_node``; exits non-zero on a bad parameter or model file."""
     profile = dds.apply_default_profile(os.environ)
@@ -293,10 +307,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception:
-        # rclpy shuts the context down on SIGINT from its own thread, so a call already under way in a callback
-        # can fail (RCLError "context is invalid") before KeyboardInterrupt reaches the main thread: that is a
-        # clean shutdown. Anything raised while the context is still up is a real error.
-        if rclpy_ok():
+        # rclpy shuts the context down on SIGINT from its own thread, so a call already under way in the executor
+        # can fail (RCLError "context is invalid"; once, a pybind11 "Unable to convert call argument" from
+        # take_message) just before the context reports the shutdown: that is a clean shutdown. Anything raised
+        # while the context stays up is a real error.
+        if _context_stays_up(SHUTDOWN_GRACE_S):
             raise
     finally:
         if node is not None:
