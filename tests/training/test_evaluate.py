@@ -80,3 +80,28 @@ def test_an_interrupted_evaluation_reports_the_images_it_finished(model: Anomaly
     report = evaluate(model, SignalAtSecond(), tmp_path, EvalOptions(progress=False, overlays=0), 0.0)  # type: ignore[arg-type]
     assert report.metrics["frames"]["evaluated"] == 2 and report.metrics["interrupted"] == "interrupted (SIGINT)"
     assert "interrupted (SIGINT) after 2 images" in (tmp_path / "report.md").read_text()
+
+
+def test_evaluate_meta_protocol_measures_a_given_operating_point(model: AnomalySegmenter, tmp_path: Path) -> None:
+    """``evaluate --meta-protocol --meta M``: the cross-validated tables on these frames, and M's operating point
+    measured as fitted (never re-chosen on the test frames); without --meta the point is chosen here, labelled so."""
+    from anomaly_seg.network.checkpoint import save_checkpoint
+    from anomaly_seg.segments import FEATURE_NAMES, MetaClassifier
+    from training.__main__ import main
+
+    checkpoint = save_checkpoint(tmp_path / "m.safetensors", model, model.config, {"score_threshold": 0.0})
+    n = len(FEATURE_NAMES)
+    op = {"threshold": 0.0, "meta_threshold": 0.5}
+    meta = MetaClassifier(np.zeros(n), np.ones(n), np.zeros(n), 1.0, 0.5, operating_point=op).save(
+        tmp_path / "meta.json"
+    )
+    base = ["evaluate", "--checkpoint", str(checkpoint), "--dataset", "synthetic_heldout", "--synthetic-n", "4"]
+    base += ["--overlays", "0", "--meta-protocol", "--segment-thresholds", "-1", "0", "1"]
+    assert main([*base, "--out", str(tmp_path / "with"), "--meta", str(meta)]) == 0
+    doc = json.loads((tmp_path / "with" / "meta_protocol.json").read_text())
+    assert [r["threshold"] for r in doc["rows"]] == [-1.0, 0.0, 1.0] and doc["frames"] == 4
+    assert doc["operating_point"]["threshold"] == 0.0 and "chosen on validation" in doc["operating_point"]["source"]
+    assert "## Meta classification" in (tmp_path / "with" / "report.md").read_text()
+    assert main([*base, "--out", str(tmp_path / "without")]) == 0
+    alone = json.loads((tmp_path / "without" / "meta_protocol.json").read_text())
+    assert "these frames" in alone["operating_point"]["source"] and "optimistic" in alone["note"]
