@@ -445,18 +445,23 @@ def plot_lars(document: dict[str, Any], path: Path) -> Path | None:
     return path
 
 
-def write(document: dict[str, Any], out_dir: Path) -> list[Path]:
-    """``meta_protocol.json``, ``meta_protocol.md`` and ``meta_lars.png`` into ``out_dir``."""
+def write(document: dict[str, Any], out_dir: Path, *, report: bool = False) -> list[Path]:
+    """``meta_protocol.json``, ``meta_protocol.md`` and ``meta_lars.png`` into ``out_dir``; with ``report`` the
+    section is also appended to the evaluation's ``report.md`` there."""
     from anomaly_seg.files import write_json
 
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [write_json(out_dir / "meta_protocol.json", document)]
+    section = markdown(document)
     md = out_dir / "meta_protocol.md"
-    md.write_text(markdown(document), encoding="utf-8")
+    md.write_text(section, encoding="utf-8")
     files.append(md)
     png = plot_lars(document, out_dir / "meta_lars.png")
     if png is not None:
         files.append(png)
+    if report:
+        with (out_dir / "report.md").open("a", encoding="utf-8") as f:
+            f.write("\n" + section)
     return files
 
 

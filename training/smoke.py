@@ -260,8 +260,6 @@ def _fit_meta(
         note=note + " Test frames; the operating point's classifier was fitted on the validation scenes.",
         progress=progress,
     )
-    meta_protocol.write(measured.document, out / "eval")
-    with (out / "eval" / "report.md").open("a", encoding="utf-8") as report:
-        report.write("\n" + meta_protocol.markdown(measured.document))
+    meta_protocol.write(measured.document, out / "eval", report=True)
     shutil.copyfile(out / "eval" / "meta_protocol.json", out / "meta_protocol.json")
     return meta_path

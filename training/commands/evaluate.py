@@ -132,9 +132,7 @@ def _meta_protocol(args: argparse.Namespace, meta: object, threshold: float) -> 
         if deployed is not None
         else "No --meta with an operating point: the point below is chosen on these frames (optimistic).",
     )
-    meta_protocol.write(result.document, args.out)
-    with (args.out / "report.md").open("a", encoding="utf-8") as report:
-        report.write("\n" + meta_protocol.markdown(result.document))
+    meta_protocol.write(result.document, args.out, report=True)
     op = result.document["operating_point"]
     print(f"evaluate: meta protocol: operating point FP {op['fp']} FN {op['fn']} F1 {op['f1']:.3f} ({op['source']})")
 
