@@ -40,8 +40,7 @@ def score_names(model: AnomalySegmenter) -> tuple[str, ...]:
     """All scores that apply to ``model``: the GMM density only with a GMM inlier head; with an outlier head its
     probability and OP x MSM, not the UEM's ratios (its slot holds the outlier logit); without one, the UEM ratio
     (``uem_only``; its sigmoid would rank identically) and the OP x MSM variant."""
-    outlier = getattr(model, "outlier", None) is not None
-    skip = {"llr", "uem_only"} if outlier else {"outlier_probability"}
+    skip = {"llr", "uem_only"} if model.outlier is not None else {"outlier_probability"}
     if not isinstance(model.head, GMMHead):
         skip.add("gmm_density")
     return tuple(s for s in SCORE_NAMES if s not in skip)

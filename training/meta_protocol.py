@@ -151,10 +151,20 @@ def collect(
     return data
 
 
-def thresholds_for(score: str, scores: Iterable[np.ndarray], gts: Iterable[np.ndarray]) -> list[float]:
+#: at most this many evenly strided non-void pixels per frame go into the quantiles (a 2048x1024 dataset would
+#: otherwise hold every score of every frame in memory)
+QUANTILE_SAMPLES_PER_FRAME = 65536
+
+
+def _sample(values: np.ndarray) -> np.ndarray:
+    return values[:: max(1, values.size // QUANTILE_SAMPLES_PER_FRAME)]
+
+
+def thresholds_for(score: str, frames: Iterable[tuple[np.ndarray, np.ndarray]]) -> list[float]:
     """Score quantiles :data:`SCORE_QUANTILES` over the non-void pixels, plus Chan et al.'s 0.1 ... 0.7 for the
-    normalised entropy (after entropy maximisation its values crowd near 1, where the paper's grid has no point)."""
-    values = np.concatenate([np.asarray(s, np.float32)[np.asarray(g) != 255] for s, g in zip(scores, gts)])
+    normalised entropy (after entropy maximisation its values crowd near 1, where the paper's grid has no point).
+    ``frames``: (score, ground truth) pairs, read one at a time."""
+    values = np.concatenate([_sample(np.asarray(s, np.float32)[np.asarray(g) != 255]) for s, g in frames])
     if values.size == 0:
         raise DatasetError("no non-void pixel to choose segment thresholds from")
     out = {float(np.float32(q)) for q in np.quantile(values, SCORE_QUANTILES)}
@@ -480,19 +490,15 @@ def run_on_predictions(
     note: str = "",
     progress: bool = True,
 ) -> tuple[ProtocolResult, list[ThresholdSegments]]:
-    """The protocol over prediction files (``training.fit_meta``): thresholds from :func:`thresholds_for` unless
+    """The protocol over prediction files (:mod:`training.predictions`): thresholds from :func:`thresholds_for` unless
     given, always with the reference threshold (and a deployed classifier's operating threshold) among them."""
     from tqdm import tqdm
 
     from training.predictions import load_prediction
 
     if thresholds is None:
-        scores, gts = [], []  # one pass for the quantiles (frames are read again below)
-        for f in files:
-            p = load_prediction(f)
-            scores.append(p.anomaly_score)
-            gts.append(p.anomaly_gt)
-        thresholds = thresholds_for(score, scores, gts)
+        # one streaming pass for the quantiles (frames are read again below; a dataset does not fit in memory)
+        thresholds = thresholds_for(score, ((p.anomaly_score, p.anomaly_gt) for p in map(load_prediction, files)))
     wanted = {float(np.float32(t)) for t in thresholds} | {float(np.float32(reference_threshold))}
     if deployed is not None and deployed.score_threshold is not None:
         wanted.add(float(np.float32(deployed.score_threshold)))

@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from torch.utils.data import Dataset
@@ -27,6 +28,10 @@ from training.config import METHODS, REPO_ROOT, TrainConfig
 from training.datasets.base import Sample
 from training.pasting import OutlierPaster, PasteParams, SyntheticOutlierSource
 from training.trainers.data import TEST_SEED, SyntheticScenes
+
+if TYPE_CHECKING:
+    from anomaly_seg.network import AnomalySegmenter
+    from training.evaluate import EvalOptions
 
 CONFIG_DIR = REPO_ROOT / "training" / "configs"
 
@@ -176,7 +181,7 @@ def run_smoke(
         metrics_path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
         baseline_ap = base.ap(config.score)
 
-    meta_path = _fit_meta(model, config.input.size, out, threshold, options, test_images, progress, config.score)
+    meta_path = _fit_meta(model, config.input.size, out, threshold, options, progress, config.score)
     seconds = time.perf_counter() - start
     result = SmokeResult(
         out,
@@ -212,12 +217,11 @@ META_VAL_SCENES = 128
 
 
 def _fit_meta(
-    model: object,
+    model: AnomalySegmenter,
     size: tuple[int, int],
     out: Path,
     threshold: float,
-    options: object,
-    test_images: int,
+    options: EvalOptions,
     progress: bool,
     score: str,
 ) -> Path | None:
@@ -225,15 +229,14 @@ def _fit_meta(
     from anomaly_seg.errors import DatasetError
     from anomaly_seg.segments import MetaClassifier
     from training import meta_protocol
-    from training.evaluate import EvalOptions, evaluate
+    from training.evaluate import evaluate
     from training.predictions import prediction_files
 
-    assert isinstance(options, EvalOptions)
     val_options = replace(
         options, overlays=0, title="synthetic validation scenes (meta classifier)", extra={"dataset": "meta_val"}
     )
     val_scenes = heldout_scenes(META_VAL_SCENES, size, seed_offset=META_VAL_SEED)
-    evaluate(model, val_scenes, out / "meta_val", val_options, threshold)  # type: ignore[arg-type]
+    evaluate(model, val_scenes, out / "meta_val", val_options, threshold)
     note = "Synthetic scenes and a tiny smoke-trained model: learning on synthetic data, not accuracy."
     try:
         chosen, data = meta_protocol.run_on_predictions(

@@ -151,8 +151,14 @@ def test_export_meta_writes_the_operating_point_into_the_metadata(tmp_path: Path
     meta = MetaClassifier(np.zeros(n), np.ones(n), np.zeros(n), 0.0, 0.35, operating_point=op).save(tmp_path / "m.json")
     out = tmp_path / "tiny.onnx"
     assert training_main(["export", "--config", str(TINY), "--out", str(out), "--meta", str(meta)]) == 0
-    point = ModelMetadata.from_props(read_onnx_props(out)).operating_point
+    props = read_onnx_props(out)
+    point = ModelMetadata.from_props(props).operating_point
     assert point == {**op, "meta_sha256": sha256_file(meta)}
+    from anomaly_seg.errors import ModelFileError
+
+    for bad in ('{"threshold": 1.0}', '{"threshold": 1.0, "meta_threshold": 3.0}', "[1]"):  # untrusted input
+        with pytest.raises(ModelFileError, match="operating_point"):
+            ModelMetadata.from_props({**props, "anomaly_seg.operating_point": bad})
     plain = MetaClassifier(np.zeros(n), np.ones(n), np.zeros(n), 0.0, 0.5).save(tmp_path / "plain.json")
     argv = ["export", "--config", str(TINY), "--out", str(tmp_path / "x.onnx"), "--meta", str(plain)]
     assert training_main(argv) == 2  # the CLI's error exit, the message names the file

@@ -68,20 +68,16 @@ def build_stage_model(config: TrainConfig) -> tuple[AnomalySegmenter, ModelConfi
         model_config = ModelConfig.from_yaml(config.model)
         model = build_model(model_config, pretrained=model_config.backbone.weights is not None)
     model.set_stage(config.stage)
-    if config.method == "entropy_max":
-        # Chan et al.: fine-tune the segmentation model's trainable part (decoder + head; backbone frozen); the
-        # deployed score becomes the normalised entropy, so the node runs the model unchanged
-        from dataclasses import replace
+    if config.method != "uem":
+        # Chan et al. (entropy_max) and Bevandic et al. (outlier_head, with a fresh outlier head) fine-tune the
+        # segmentation model's trainable part (decoder + head; backbone frozen); the deployed score becomes the
+        # normalised entropy or OP x MSM, so the node runs the model unchanged
+        if config.method == "entropy_max":
+            from dataclasses import replace
 
-        model_config = replace(model_config, score="entropy")
-        model.config = model_config
-        model.set_stage(1)
-        model.backbone.requires_grad_(False)
-        model.train(model.training)
-    elif config.method == "outlier_head":
-        # Bevandic et al.: a fresh outlier head trained jointly with the segmentation head (decoder + head; the
-        # backbone frozen); the deployed score becomes OP x MSM
-        model.add_outlier_head()
+            model.config = replace(model_config, score="entropy")
+        else:
+            model.add_outlier_head()
         model_config = model.config
         model.set_stage(1)
         model.backbone.requires_grad_(False)

@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from anomaly_seg.bags.convert import ConvertOptions, convert_dataset
     from anomaly_seg.datasets import LostAndFoundLayout
     from anomaly_seg.engines import load_engine
+    from anomaly_seg.engines.metadata import ModelMetadata
     from anomaly_seg.errors import ConfigError, ModelFileError
     from anomaly_seg.evaluation.bag_evaluator import EvalSettings
     from anomaly_seg.evaluation.bag_source import evaluate_bag
@@ -144,8 +145,8 @@ def run(args: argparse.Namespace) -> int:
     engine = load_engine(onnx_path, backend="onnxruntime", log=lambda line: print(f"demo: {line}"))
     # the plain baseline's threshold: pixel-F1-optimal on validation (in the ONNX); the node runs at the meta
     # classifier's operating point (chosen on validation with it) when meta.json has one
-    text = engine.metadata.get("anomaly_seg.score_threshold")
-    threshold = float(str(text)) if text not in (None, "", "null") else 0.0
+    suggested = ModelMetadata.from_props(dict(engine.metadata), str(onnx_path)).score_threshold
+    threshold = suggested if suggested is not None else 0.0
     values: dict[str, object] = {"model.onnx_path": str(onnx_path), "model.backend": "onnxruntime"}
     if meta.is_file():  # anomaly.threshold unset: the node takes the model's (the baseline's threshold)
         values["segments.meta_classifier_path"] = str(meta)

@@ -8,6 +8,7 @@ score threshold from whichever backend it runs.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,14 @@ class ModelMetadata:
             threshold = float(props[KEY_SCORE_THRESHOLD]) if KEY_SCORE_THRESHOLD in props else None
         except ValueError as exc:
             raise ModelFileError(f"{source}: malformed anomaly_seg metadata: {exc}") from exc
+        point = load(KEY_OPERATING_POINT, None)
+        if point is not None:
+            try:
+                t, m = float(point["threshold"]), float(point["meta_threshold"])
+                if not (math.isfinite(t) and 0.0 <= m <= 1.0):
+                    raise ValueError(f"threshold {t}, meta_threshold {m}")
+            except (TypeError, KeyError, ValueError) as exc:
+                raise ModelFileError(f"{source}: metadata '{KEY_OPERATING_POINT}' is malformed ({exc!r})") from exc
         known = {v for k, v in globals().items() if k.startswith("KEY_")}
         return cls(
             network_size=network_size,
@@ -121,7 +130,7 @@ class ModelMetadata:
             torch_version=props.get(KEY_TORCH_VERSION, ""),
             export_parity=load(KEY_EXPORT_PARITY, None),
             precision=props.get(KEY_PRECISION, "fp32"),
-            operating_point=load(KEY_OPERATING_POINT, None),
+            operating_point=point,
             extra={k: v for k, v in props.items() if k.startswith(PREFIX) and k not in known},
         )
 

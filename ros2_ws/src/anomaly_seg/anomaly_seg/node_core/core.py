@@ -21,7 +21,8 @@ import numpy as np
 
 from anomaly_seg import messages as rm
 from anomaly_seg.engines.base import Engine
-from anomaly_seg.errors import AnomalySegError
+from anomaly_seg.engines.metadata import ModelMetadata
+from anomaly_seg.errors import AnomalySegError, ModelFileError
 from anomaly_seg.node_core.health import HealthExpectations, NodeHealth, NodeStats
 from anomaly_seg.node_core.outputs import MessageBuilder, NodeOutputs, OutputMessage
 from anomaly_seg.node_core.params import NodeParams
@@ -73,15 +74,17 @@ class NodeCore:
 
             meta = MetaClassifier.load(params.segments.meta_classifier_path)
         self.meta = meta
-        self.model_threshold = _model_threshold(engine)
-        self.model_operating_point = _model_operating_point(engine)
+        self.logger = logger or logging.getLogger("anomaly_seg.node_core.core")
+        model = _model_metadata(engine, self.logger)
+        threshold = model.score_threshold if model is not None else None
+        self.model_threshold = threshold if threshold is not None and math.isfinite(threshold) else None
+        self.model_operating_point = model.operating_point if model is not None else None
         self.params = params = params.resolved(meta, self.model_threshold, self.model_operating_point)
         self.pipeline = Pipeline(engine, params.pipeline_config(), meta)
         self.builder = MessageBuilder(factory, params.output.overlay_alpha)
         self._mounting = params.ground.mounting()  # the camera over the ground (None: no 3D outputs)
         d = params.diagnostics
         self.health = NodeHealth(window, HealthExpectations(d.expected_fps, d.max_transport_loss, d.stale_after_s))
-        self.logger = logger or logging.getLogger("anomaly_seg.node_core.core")
         self.last_result: Result | None = None  # of the last processed frame, for inspection
         self._camera_infos: dict[int, Any] = {}  # stamp -> the camera's CameraInfo (the latest few)
         self._camera_lock = threading.Lock()  # written by the shell's callback, read by the runner's last stage
@@ -309,30 +312,11 @@ class NodeCore:
         )
 
 
-def _model_threshold(engine: Engine) -> float | None:
-    """The model's suggested anomaly threshold (ONNX metadata ``score_threshold``), if it has a valid one."""
-    from anomaly_seg.engines.metadata import KEY_SCORE_THRESHOLD
-
+def _model_metadata(engine: Engine, logger: logging.Logger) -> ModelMetadata | None:
+    """The model's exported metadata (suggested threshold, operating point); None, with a warning, when it has none
+    or it is malformed: the node then runs on its parameters alone."""
     try:
-        text = engine.metadata.get(KEY_SCORE_THRESHOLD)
-        value = float(text) if text not in (None, "", "null", "None") else None
-    except (AttributeError, TypeError, ValueError):
+        return ModelMetadata.from_props(dict(engine.metadata), engine.name)
+    except ModelFileError as exc:
+        logger.warning("model metadata not used: %s", exc)
         return None
-    return value if value is not None and math.isfinite(value) else None
-
-
-def _model_operating_point(engine: Engine) -> dict[str, Any] | None:
-    """The operating point ``export --meta`` wrote into the model's metadata, if it is well formed."""
-    import json
-
-    from anomaly_seg.engines.metadata import KEY_OPERATING_POINT
-
-    try:
-        text = engine.metadata.get(KEY_OPERATING_POINT)
-        point = json.loads(text) if text else None
-        if not isinstance(point, dict):
-            return None
-        values = (float(point["threshold"]), float(point["meta_threshold"]))
-    except (AttributeError, TypeError, ValueError, KeyError):
-        return None
-    return point if all(math.isfinite(v) for v in values) and 0.0 <= values[1] <= 1.0 else None

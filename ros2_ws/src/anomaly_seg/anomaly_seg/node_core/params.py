@@ -18,9 +18,6 @@ from anomaly_seg.node_core.naming import camera_topics
 from anomaly_seg.parameters import ParamSpec, ParamValue, read_ros_params_file, validate_values
 from anomaly_seg.pipeline import PipelineConfig
 from anomaly_seg.pipeline.ground import Mounting
-
-if TYPE_CHECKING:
-    from anomaly_seg.segments import MetaClassifier
 from anomaly_seg.vocabulary import (
     BACKENDS,
     ENGINE_SHARING,
@@ -30,6 +27,9 @@ from anomaly_seg.vocabulary import (
     RESOLUTIONS,
     ROAD_DILATION_PX,
 )
+
+if TYPE_CHECKING:
+    from anomaly_seg.segments import MetaClassifier
 
 PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
