@@ -164,3 +164,21 @@ def test_reconfigure_applies_from_the_next_frame_and_keeps_the_resolution() -> N
     assert not result.anomaly_mask.any() and len(result.obstacles) == 0
     with pytest.raises(ConfigError, match="resolution"):
         pipe.reconfigure(PipelineConfig(region="all", resolution="network"))
+
+
+def test_input_resolution_keeps_the_frame_at_network_resolution_too() -> None:
+    """``Result.at_network()`` is what a network-resolution pipeline gives for the same frame (one engine call)."""
+    frame = grey_frame(256, 512, [(100, 160, 164, 224), (300, 40, 340, 80)])
+    at_input = Pipeline(FakeEngine(NET), PipelineConfig(min_area_px=1, region="all")).process(frame)
+    at_network = Pipeline(FakeEngine(NET), PipelineConfig(min_area_px=1, region="all", resolution="network")).process(
+        frame
+    )
+    view = at_input.at_network()
+    assert view is not at_input and view.resolution == "network" and view.output_size == NET
+    assert at_network.at_network() is at_network
+    for name in ("semantic", "anomaly_score", "anomaly_mask", "obstacle_ids"):
+        np.testing.assert_array_equal(getattr(view, name), getattr(at_network, name), err_msg=name)
+    np.testing.assert_allclose(view.obstacles.boxes_xyxy, at_network.obstacles.boxes_xyxy)
+    np.testing.assert_array_equal(view.obstacles.areas, at_network.obstacles.areas)
+    sx, sy = 512 / NET[1], 256 / NET[0]
+    np.testing.assert_allclose(at_input.obstacles.boxes_xyxy, view.obstacles.boxes_xyxy * [sx, sy, sx, sy])

@@ -17,11 +17,12 @@ import pytest
 
 from anomaly_seg import messages as rm
 from anomaly_seg import vocabulary
+from anomaly_seg.errors import ConfigError
 from anomaly_seg.labels import CLASS_NAMES, colorize
 from anomaly_seg.messages.typestore import get_typestore
 from anomaly_seg.node_core import core, runner
 from anomaly_seg.node_core.params import NodeParams
-from anomaly_seg.pipeline.overlay import BOX_BGR
+from anomaly_seg.pipeline.overlay import BOX_BGR, render_overlay
 from tests.pipeline.fake_engine import FakeEngine, grey_frame, write_contract_onnx
 
 STORE = get_typestore()
@@ -82,14 +83,16 @@ def test_every_output_is_a_valid_ros_message_with_the_input_header() -> None:
         vocabulary.TOPIC_OBSTACLE_IDS: "mono16",
         vocabulary.TOPIC_OVERLAY: "bgr8",
     }
+    at_network = {vocabulary.TOPIC_SEMANTIC_COLOR, vocabulary.TOPIC_OVERLAY}  # output.network_topics' default
     for topic, encoding in expected.items():
-        assert out[topic].encoding == encoding and (out[topic].height, out[topic].width) == (256, 512), topic
+        size = NET if topic in at_network else (256, 512)
+        assert out[topic].encoding == encoding and (out[topic].height, out[topic].width) == size, topic
     for det in out[vocabulary.TOPIC_OBSTACLES].detections:
         assert rm.stamp_to_ns(det.header.stamp) == STAMP_NS and det.header.frame_id == FRAME
 
 
 def test_output_content_matches_the_pipeline_result() -> None:
-    node = make_core()
+    node = make_core(**{"output.network_topics": "[]"})  # every image at the camera size
     out = by_topic(node.process(rgb_msg(grey_frame(256, 512, [SQUARE]))))
     result = node.last_result
     assert result is not None
@@ -421,3 +424,40 @@ def test_camera_info_follows_the_outputs_resolution() -> None:
         assert (info.height, info.width) == (h, w) and rm.stamp_to_ns(info.header.stamp) == STAMP_NS
         np.testing.assert_allclose(info.k, [400 * sx, 0, 256 * sx, 0, 420 * sy, 128 * sy, 0, 0, 1])
         np.testing.assert_allclose(info.p[[0, 2, 5, 6]], [400 * sx, 256 * sx, 420 * sy, 128 * sy])
+
+
+def test_network_topics_publish_debug_images_at_network_resolution_and_their_intrinsics() -> None:
+    from anomaly_seg.bags.convert import camera_info_message
+    from anomaly_seg.datasets import Intrinsics
+
+    node = make_core(**{"output.network_topics": "[overlay, output/anomaly_score]"})
+    node.record_camera_info(camera_info_message(F, header(), 256, 512, Intrinsics(400.0, 420.0, 256.0, 128.0)))
+    out = by_topic(node.process(rgb_msg(grey_frame(256, 512, [SQUARE]))))
+    sizes = {topic: (msg.height, msg.width) for topic, msg in out.items() if hasattr(msg, "height")}
+    assert sizes[vocabulary.TOPIC_OVERLAY] == sizes[vocabulary.TOPIC_ANOMALY_SCORE] == NET
+    for topic in (vocabulary.TOPIC_ANOMALY_MASK, vocabulary.TOPIC_OBSTACLE_IDS, vocabulary.TOPIC_SEMANTIC):
+        assert sizes[topic] == (256, 512), topic  # the planner's mask and the ids keep output.resolution
+    assert sizes[vocabulary.TOPIC_CAMERA_INFO] == (256, 512) and sizes[vocabulary.TOPIC_NETWORK_CAMERA_INFO] == NET
+    np.testing.assert_allclose(out[vocabulary.TOPIC_NETWORK_CAMERA_INFO].k[[0, 4]], [400 * 128 / 512, 420 * 64 / 256])
+    score = rm.image_to_array(out[vocabulary.TOPIC_ANOMALY_SCORE])
+    np.testing.assert_array_equal(score, node.last_result.at_network().anomaly_score)  # type: ignore[union-attr]
+    # the overlay at network size is drawn on the network input with the network view's mask and boxes
+    view = node.last_result.at_network()  # type: ignore[union-attr]
+    base = cv2.cvtColor(node.pipeline.network_input[0], cv2.COLOR_RGB2BGR)
+    expected = render_overlay(base, view.semantic, view.anomaly_mask, view.obstacles.kept_only(), 0.5)
+    np.testing.assert_array_equal(rm.image_to_array(out[vocabulary.TOPIC_OVERLAY]), expected)
+
+    plain = by_topic(make_core().process(rgb_msg(grey_frame(256, 512, [SQUARE]))))
+    assert vocabulary.TOPIC_NETWORK_CAMERA_INFO not in plain
+
+
+@pytest.mark.parametrize("value", ["[anomaly_mask]", "[obstacle_ids]", "{overlay: 1}", "[overlay", "[3]"])
+def test_network_topics_refuse_what_is_not_a_debug_image(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"output\.network_topics"):
+        NodeParams.from_dict({"output.network_topics": value}, check_files=False)
+
+
+def test_network_topics_round_trip_through_to_dict() -> None:
+    params = NodeParams.from_dict({"output.network_topics": "semantic_color"}, check_files=False)
+    assert params.output.network_topics == {vocabulary.TOPIC_SEMANTIC_COLOR}
+    assert NodeParams.from_dict(params.to_dict(), check_files=False) == params

@@ -34,6 +34,7 @@ def test_camera_info_matches_each_output_resolution(
     with ros_processes() as procs:
         _, _outputs, pub = serve(procs, plan, client, tmp_path)
         infos = client.subscribe(f"{plan.full_name}/{vocabulary.TOPIC_CAMERA_INFO}", f.CameraInfo)
+        network_infos = client.subscribe(f"{plan.full_name}/{vocabulary.TOPIC_NETWORK_CAMERA_INFO}", f.CameraInfo)
         info_pub = client.publisher("/cam_test/camera_info", f.CameraInfo)
         sent = [0]
 
@@ -43,13 +44,16 @@ def test_camera_info_matches_each_output_resolution(
             info_pub.publish(camera_info_message(f, image.header, *CAMERA, Intrinsics(200.0, 210.0, 80.0, 48.0)))
             pub.publish(image)
 
-        assert client.spin_until(lambda: bool(infos), 30.0, step=publish)
-        h, w = CAMERA if resolution == "input" else NET
-        sx, sy = w / CAMERA[1], h / CAMERA[0]
+        twin = resolution == "input"  # the default output.network_topics puts the overlay at network size
+        assert client.spin_until(lambda: bool(infos) and (bool(network_infos) or not twin), 30.0, step=publish)
+        size = CAMERA if resolution == "input" else NET
         frames = {stamp(frame(f, i, "cam")) for i in range(1, sent[0] + 1)}
-        for info in infos:  # each with the header of a frame it goes with
-            assert (info.height, info.width) == (h, w) and stamp(info) in frames and info.header.frame_id == "cam"
-            np.testing.assert_allclose(info.k, [200 * sx, 0, 80 * sx, 0, 210 * sy, 48 * sy, 0, 0, 1])
+        for (h, w), received in ((size, infos), (NET, network_infos)):
+            sx, sy = w / CAMERA[1], h / CAMERA[0]
+            for info in received:  # each with the header of a frame it goes with
+                assert (info.height, info.width) == (h, w) and stamp(info) in frames and info.header.frame_id == "cam"
+                np.testing.assert_allclose(info.k, [200 * sx, 0, 80 * sx, 0, 210 * sy, 48 * sy, 0, 0, 1])
+        assert bool(network_infos) == twin
 
 
 def test_an_obstacle_at_a_known_distance_comes_out_there_in_3d_and_in_the_cloud(

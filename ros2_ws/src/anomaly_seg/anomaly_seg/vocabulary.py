@@ -21,9 +21,11 @@ TOPIC_OBSTACLE_IDS: Final = "output/obstacle_ids"
 TOPIC_OVERLAY: Final = "output/overlay"
 TOPIC_LABEL_INFO: Final = "output/label_info"
 TOPIC_CAMERA_INFO: Final = "output/camera_info"
+"""The camera's intrinsics at the outputs' resolution, per frame, once the camera's own camera_info arrived."""
+TOPIC_NETWORK_CAMERA_INFO: Final = "output/network/camera_info"
+"""The same at network resolution, for the images of ``output.network_topics`` (when the rest are at input size)."""
 TOPIC_OBSTACLES_3D: Final = "output/obstacles_3d"
 TOPIC_ANOMALY_POINTS: Final = "output/anomaly_points"
-"""The camera's intrinsics at the outputs' resolution, per frame, once the camera's own camera_info arrived."""
 INPUT_CAMERA_INFO: Final = "camera_info"
 """The camera's CameraInfo: a sibling of its image topic (``/cam/image_raw`` -> ``/cam/camera_info``)."""
 TOPIC_PROCESSING_TIME: Final = "debug/processing_time_ms"
@@ -46,14 +48,19 @@ OUTPUT_TYPES: Final[dict[str, str]] = {
 """Per-frame output topic -> ``MessageFactory`` attribute of its type, in publishing order: what a planner acts on
 (obstacles, mask) first, the large debug images last."""
 OPTIONAL_TOPICS: Final = frozenset({TOPIC_SEMANTIC_COLOR, TOPIC_OVERLAY})
+"""Published only while someone subscribes (the shell decides)."""
+NETWORK_RESOLUTION_TOPICS: Final = (TOPIC_ANOMALY_SCORE, TOPIC_SEMANTIC, TOPIC_SEMANTIC_COLOR, TOPIC_OVERLAY)
+"""Debug images that ``output.network_topics`` may put at network resolution (a quarter of the bytes at
+2048x1024) while the planner's mask and the obstacle ids keep ``output.resolution``."""
 CONDITIONAL_OUTPUT_TYPES: Final[dict[str, str]] = {
     TOPIC_OBSTACLES_3D: "Detection3DArray",
     TOPIC_ANOMALY_POINTS: "PointCloud2",
     TOPIC_CAMERA_INFO: "CameraInfo",
+    TOPIC_NETWORK_CAMERA_INFO: "CameraInfo",
 }
-"""Per-frame outputs that exist only when their inputs do: camera_info needs the camera's own, the ground-plane
-outputs need it and the mounting (``ground.camera_height_m`` > 0)."""
-"""Published only while someone subscribes (the shell decides)."""
+"""Per-frame outputs that exist only when their inputs do: camera_info needs the camera's own (its network twin
+also some of ``output.network_topics`` at input resolution), the ground-plane outputs need it and the mounting
+(``ground.camera_height_m`` > 0)."""
 ANOMALY_CLASS_ID: Final = "anomaly"
 """``ObjectHypothesis.class_id`` of every published obstacle."""
 

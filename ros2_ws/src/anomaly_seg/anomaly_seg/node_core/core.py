@@ -81,7 +81,7 @@ class NodeCore:
         self.model_operating_point = model.operating_point if model is not None else None
         self.params = params = params.resolved(meta, self.model_threshold, self.model_operating_point)
         self.pipeline = Pipeline(engine, params.pipeline_config(), meta)
-        self.builder = MessageBuilder(factory, params.output.overlay_alpha)
+        self.builder = MessageBuilder(factory, params.output.overlay_alpha, params.output.network_topics)
         self._mounting = params.ground.mounting()  # the camera over the ground (None: no 3D outputs)
         d = params.diagnostics
         self.health = NodeHealth(window, HealthExpectations(d.expected_fps, d.max_transport_loss, d.stale_after_s))

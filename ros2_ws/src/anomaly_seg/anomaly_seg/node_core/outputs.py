@@ -25,6 +25,7 @@ from anomaly_seg.vocabulary import (
     TOPIC_ANOMALY_POINTS,
     TOPIC_ANOMALY_SCORE,
     TOPIC_CAMERA_INFO,
+    TOPIC_NETWORK_CAMERA_INFO,
     TOPIC_OBSTACLE_IDS,
     TOPIC_OBSTACLES,
     TOPIC_OBSTACLES_3D,
@@ -70,9 +71,13 @@ class MessageBuilder:
     """Maps :class:`NodeOutputs` to the per-frame messages of DESIGN.md §4, in publishing order (``OUTPUT_TYPES``:
     planner-facing messages first, so they leave before the large debug images are even serialised)."""
 
-    def __init__(self, factory: rm.MessageFactory, overlay_alpha: float) -> None:
+    def __init__(
+        self, factory: rm.MessageFactory, overlay_alpha: float, network_topics: Collection[str] = frozenset()
+    ) -> None:
         self.factory = factory
         self.overlay_alpha = overlay_alpha
+        #: of ``NETWORK_RESOLUTION_TOPICS``: published at network resolution (``output.network_topics``)
+        self.network_topics = frozenset(network_topics)
 
     def frame_messages(self, outputs: NodeOutputs, wanted: Collection[str] | None = None) -> list[OutputMessage]:
         """Images and detections of one frame; ``wanted=None`` means every topic."""
@@ -118,14 +123,26 @@ class MessageBuilder:
             if wanted is None or topic in wanted:
                 messages.append((topic, build()))
 
+        def at(topic: str) -> Result:
+            return result.at_network() if topic in self.network_topics else result
+
         if outputs.camera_info is not None:
             h, w = result.output_size
             add(TOPIC_CAMERA_INFO, lambda: rm.scaled_camera_info(outputs.camera_info, header, h, w))
+            if result.network is not None and self.network_topics:
+                nh, nw = result.network_size
+                add(TOPIC_NETWORK_CAMERA_INFO, lambda: rm.scaled_camera_info(outputs.camera_info, header, nh, nw))
         add(TOPIC_OBSTACLE_IDS, lambda: rm.array_to_image(factory, result.obstacle_ids, "mono16", header))
-        add(TOPIC_ANOMALY_SCORE, lambda: rm.array_to_image(factory, result.anomaly_score, "32FC1", header))
-        add(TOPIC_SEMANTIC, lambda: rm.array_to_image(factory, result.semantic, "mono8", header))
-        add(TOPIC_SEMANTIC_COLOR, lambda: rm.array_to_image(factory, colorize(result.semantic), "rgb8", header))
-        add(TOPIC_OVERLAY, lambda: rm.array_to_image(factory, self.overlay(outputs), "bgr8", header))
+        add(
+            TOPIC_ANOMALY_SCORE,
+            lambda: rm.array_to_image(factory, at(TOPIC_ANOMALY_SCORE).anomaly_score, "32FC1", header),
+        )
+        add(TOPIC_SEMANTIC, lambda: rm.array_to_image(factory, at(TOPIC_SEMANTIC).semantic, "mono8", header))
+        add(
+            TOPIC_SEMANTIC_COLOR,
+            lambda: rm.array_to_image(factory, colorize(at(TOPIC_SEMANTIC_COLOR).semantic), "rgb8", header),
+        )
+        add(TOPIC_OVERLAY, lambda: rm.array_to_image(factory, self.overlay(outputs, at(TOPIC_OVERLAY)), "bgr8", header))
         return messages
 
     def timing_messages(
@@ -138,9 +155,9 @@ class MessageBuilder:
             if wanted is None or topic in wanted
         ]
 
-    def overlay(self, outputs: NodeOutputs) -> np.ndarray:
-        """The RViz overlay (BGR) at the output resolution."""
-        result = outputs.result
+    def overlay(self, outputs: NodeOutputs, result: Result | None = None) -> np.ndarray:
+        """The RViz overlay (BGR) of ``result`` (default: the frame's, at the output resolution)."""
+        result = outputs.result if result is None else result
         if result.resolution == "network":
             base = cv2.cvtColor(outputs.network_input[0], cv2.COLOR_RGB2BGR)
         else:

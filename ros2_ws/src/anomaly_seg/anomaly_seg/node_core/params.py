@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from anomaly_seg.errors import ConfigError
 from anomaly_seg.node_core.naming import camera_topics
 from anomaly_seg.parameters import ParamSpec, ParamValue, read_ros_params_file, validate_values
@@ -21,6 +23,7 @@ from anomaly_seg.pipeline.ground import Mounting
 from anomaly_seg.vocabulary import (
     BACKENDS,
     ENGINE_SHARING,
+    NETWORK_RESOLUTION_TOPICS,
     PRECISIONS,
     QOS_PROFILES,
     REGIONS,
@@ -131,6 +134,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "output.resolution", "input", "size of the output images: input (camera) or network", choices=RESOLUTIONS
+    ),
+    ParamSpec(
+        "output.network_topics",
+        "[semantic_color, overlay]",
+        "debug images published at network resolution whatever output.resolution says (a quarter of the bytes at "
+        "2048x1024; intrinsics on ~/output/network/camera_info): YAML list of anomaly_score, semantic, "
+        "semantic_color, overlay ('[]' = none); the mask and obstacle ids always keep output.resolution",
     ),
     ParamSpec(
         "output.overlay_alpha",
@@ -281,6 +291,8 @@ class OutputSection:
     resolution: str
     overlay_alpha: float
     qos: str = "reliable"
+    #: topics (relative, ``output/...``) of ``NETWORK_RESOLUTION_TOPICS`` published at network resolution
+    network_topics: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -382,7 +394,10 @@ class NodeParams:
                 region_dilation_px=v["segments.region_dilation_px"],
             ),
             output=OutputSection(
-                resolution=v["output.resolution"], overlay_alpha=v["output.overlay_alpha"], qos=v["output.qos"]
+                resolution=v["output.resolution"],
+                overlay_alpha=v["output.overlay_alpha"],
+                qos=v["output.qos"],
+                network_topics=network_topics(str(v["output.network_topics"])),
             ),
             ground=GroundSection(
                 camera_height_m=v["ground.camera_height_m"],
@@ -461,7 +476,23 @@ class NodeParams:
             group, _, leaf = spec.name.partition(".")
             out[spec.name] = self.anomaly_threshold if group == "anomaly" else getattr(getattr(self, group), leaf)
         out["cameras.topics"] = str(list(self.cameras.topics)) if self.cameras.topics else ""
+        names = [t.rsplit("/", 1)[-1] for t in NETWORK_RESOLUTION_TOPICS if t in self.output.network_topics]
+        out["output.network_topics"] = "[" + ", ".join(names) + "]"
         return out
+
+
+def network_topics(text: str) -> frozenset[str]:
+    """``"[overlay, semantic_color]"`` (YAML list; ``output/`` prefixes allowed) -> the relative output topics."""
+    allowed = {t.rsplit("/", 1)[-1]: t for t in NETWORK_RESOLUTION_TOPICS}
+    problem = f"parameter 'output.network_topics' must be a YAML list of {', '.join(allowed)}, got {text!r}"
+    try:
+        value = yaml.safe_load(text) if text.strip() else []
+    except yaml.YAMLError:
+        raise ConfigError(problem) from None
+    items = [value] if isinstance(value, str) else value if isinstance(value, list) else None
+    if items is None or not all(isinstance(i, str) and i.removeprefix("output/") in allowed for i in items):
+        raise ConfigError(problem)
+    return frozenset(allowed[i.removeprefix("output/")] for i in items)
 
 
 def _camera_topics(text: str) -> tuple[str, ...]:

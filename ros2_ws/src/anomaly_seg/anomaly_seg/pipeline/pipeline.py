@@ -248,34 +248,73 @@ class Pipeline:
             lut = np.zeros(n + 1, np.uint16)  # rejected segments vanish from the id image
             lut[1:] = np.where(kept, np.arange(1, n + 1), 0)
             ids_net = lut[ids_net]
-        net_h, net_w = self.network_size
+        dropped = int(segments.dropped_over_cap + segments.removed_small)
+        boxes = np.asarray(segments.boxes_xyxy, np.float32).reshape(n, 4)
+        areas = np.asarray(segments.areas, np.int64).reshape(n)
+        # At network resolution the engine's arrays are this frame's own: no copies.
+        network = self._result(
+            "network", semantic, score, ids_net, boxes, areas, probabilities, kept, input_size, config, dropped, timings
+        )
         if config.resolution == "network":
-            out_h, out_w = net_h, net_w
-            semantic_out, score_out, ids_out = semantic, score, ids_net  # owned by this frame: no copies
-        else:
-            out_h, out_w = input_size
-            size = (out_w, out_h)
-            semantic_out = cv2.resize(semantic, size, interpolation=cv2.INTER_NEAREST)
-            score_out = cv2.resize(score, size, interpolation=cv2.INTER_LINEAR)
-            ids_out = np.asarray(cv2.resize(ids_net, size, interpolation=cv2.INTER_NEAREST), np.uint16)
-        mask = np.greater_equal(score_out, np.float32(config.threshold)).view(np.uint8)
-        mask *= 255
+            return network
+        net_h, net_w = self.network_size
+        out_h, out_w = input_size
+        size = (out_w, out_h)
+        semantic_out = cv2.resize(semantic, size, interpolation=cv2.INTER_NEAREST)
+        score_out = cv2.resize(score, size, interpolation=cv2.INTER_LINEAR)
+        ids_out = np.asarray(cv2.resize(ids_net, size, interpolation=cv2.INTER_NEAREST), np.uint16)
         sx, sy = out_w / net_w, out_h / net_h
-        if n:
-            boxes = np.asarray(segments.boxes_xyxy, np.float32).reshape(n, 4) * np.array([sx, sy, sx, sy], np.float32)
-            areas = np.rint(np.asarray(segments.areas, np.float64) * (sx * sy)).astype(np.int64)
-            obstacles = Obstacles(np.arange(1, n + 1, dtype=np.uint16), boxes, areas, probabilities, kept)
-        else:
-            obstacles = Obstacles.empty()
+        boxes_out = boxes * np.array([sx, sy, sx, sy], np.float32)
+        areas_out = np.rint(areas.astype(np.float64) * (sx * sy)).astype(np.int64)
+        result = self._result(
+            "input",
+            semantic_out,
+            score_out,
+            ids_out,
+            boxes_out,
+            areas_out,
+            probabilities,
+            kept,
+            input_size,
+            config,
+            dropped,
+            timings,
+        )
+        result.network = network
+        return result
+
+    def _result(
+        self,
+        resolution: str,
+        semantic: np.ndarray,
+        score: np.ndarray,
+        ids: np.ndarray,
+        boxes: np.ndarray,
+        areas: np.ndarray,
+        probabilities: np.ndarray,
+        kept: np.ndarray,
+        input_size: tuple[int, int],
+        config: PipelineConfig,
+        dropped: int,
+        timings: Timings,
+    ) -> Result:
+        mask = np.greater_equal(score, np.float32(config.threshold)).view(np.uint8)
+        mask *= 255
+        n = len(probabilities)
+        obstacles = (
+            Obstacles(np.arange(1, n + 1, dtype=np.uint16), boxes, areas, probabilities, kept)
+            if n
+            else Obstacles.empty()
+        )
         return Result(
-            semantic=semantic_out,
-            anomaly_score=score_out,
+            semantic=semantic,
+            anomaly_score=score,
             anomaly_mask=mask,
-            obstacle_ids=ids_out,
+            obstacle_ids=ids,
             obstacles=obstacles,
             input_size=input_size,
             network_size=self.network_size,
-            resolution=config.resolution,
-            dropped_segments=int(segments.dropped_over_cap + segments.removed_small),
+            resolution=resolution,
+            dropped_segments=dropped,
             timings=timings,
         )

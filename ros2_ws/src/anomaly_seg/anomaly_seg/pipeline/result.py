@@ -74,6 +74,12 @@ class Result:
     #: segments above the threshold that were not extracted (smaller than min area or beyond max_segments)
     dropped_segments: int = 0
     timings: Timings = field(default_factory=Timings)
+    #: the same frame at network resolution (the engine's own arrays) when ``resolution`` is input, else None
+    network: Result | None = None
+
+    def at_network(self) -> Result:
+        """This frame's images, boxes and areas at network resolution (itself when already there)."""
+        return self if self.network is None else self.network
 
     @property
     def output_size(self) -> tuple[int, int]:
