@@ -16,8 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
-#: optical frame (x right, y down, z forward) -> vehicle axes of a level camera looking forward
-_LEVEL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+from anomaly_seg.geometry import camera_angles, camera_rotation
 
 
 @dataclass(frozen=True)
@@ -30,15 +29,21 @@ class Mounting:
     x_m: float = 0.0
     y_m: float = 0.0
     max_range_m: float = 50.0
+    #: heading left of the vehicle's x axis (no node parameter: a dataset's calibration may have one)
+    yaw_deg: float = 0.0
 
     @cached_property
     def rotation(self) -> np.ndarray:
-        """Optical-frame directions -> vehicle frame (roll about the forward axis, then pitch down); computed once."""
-        p, r = math.radians(self.pitch_deg), math.radians(self.roll_deg)
-        pitch = np.array([[math.cos(p), 0.0, math.sin(p)], [0.0, 1.0, 0.0], [-math.sin(p), 0.0, math.cos(p)]])
-        roll = np.array([[1.0, 0.0, 0.0], [0.0, math.cos(r), -math.sin(r)], [0.0, math.sin(r), math.cos(r)]])
-        rotation: np.ndarray = pitch @ roll @ _LEVEL
-        return rotation
+        """Optical-frame directions -> vehicle frame (:func:`~anomaly_seg.geometry.camera_rotation`); computed once."""
+        return camera_rotation(*(math.radians(a) for a in (self.pitch_deg, self.roll_deg, self.yaw_deg)))
+
+    @classmethod
+    def from_pose(cls, translation: np.ndarray, rotation: np.ndarray, max_range_m: float = 50.0) -> Mounting:
+        """The mounting of a camera whose optical frame sits at ``translation`` with ``rotation`` (optical ->
+        vehicle), e.g. from a ``tf`` transform."""
+        pitch, roll, yaw = (math.degrees(a) for a in camera_angles(rotation))
+        x, y, z = (float(v) for v in translation)
+        return cls(z, pitch, roll, x, y, max_range_m, yaw)
 
     @property
     def centre(self) -> np.ndarray:
