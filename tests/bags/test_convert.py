@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from anomaly_seg import messages as rm
 from anomaly_seg.bags import list_topics, read_messages
 from anomaly_seg.bags.convert import GROUND_TRUTH_TOPIC, ConvertOptions, convert_dataset
 from anomaly_seg.cli import main
@@ -22,6 +23,7 @@ from anomaly_seg.synthetic import (
     write_lostandfound_layout,
     write_road_anomaly_layout,
 )
+from anomaly_seg.vocabulary import GROUND_TRUTH_DEPTH_TOPIC, TF_TOPIC, VEHICLE_FRAME
 
 SAMPLE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cityscapes_sample"
 H, W = 48, 96
@@ -46,10 +48,10 @@ def test_lost_and_found_keeps_pixels_labels_timestamps_and_calibration(tmp_path:
 
     summary = convert_dataset(open_layout("lostandfound", root), bag, ConvertOptions(), progress=False)
 
-    assert summary.frames == summary.ground_truth == summary.camera_info == 4
+    assert summary.frames == summary.ground_truth == summary.camera_info == summary.depth == 4
     assert summary.stamps == "dataset timestamps"
     msgs = by_topic(bag)
-    assert set(msgs) == {CAMERA, "/camera/camera_info", GROUND_TRUTH_TOPIC}
+    assert set(msgs) == {CAMERA, "/camera/camera_info", GROUND_TRUTH_TOPIC, GROUND_TRUTH_DEPTH_TOPIC, TF_TOPIC}
     for i, image_path in enumerate(images):
         stem = image_path.name.removesuffix("_leftImg8bit.png")
         seq = image_path.parent.name
@@ -69,6 +71,14 @@ def test_lost_and_found_keeps_pixels_labels_timestamps_and_calibration(tmp_path:
         k = np.asarray(info.k).reshape(3, 3)
         np.testing.assert_allclose(k, [[camera["fx"], 0, camera["u0"]], [0, camera["fy"], camera["v0"]], [0, 0, 1]])
         assert (info.height, info.width) == (H, W) and not np.asarray(info.d).any()
+        # the stereo depth and the camera's pose, with the image's stamp
+        depth, (pose,) = msgs[GROUND_TRUTH_DEPTH_TOPIC][i], rm.tf_poses(msgs[TF_TOPIC][i].msg)
+        assert depth.msg.encoding == "32FC1" and stamp_to_ns(depth.msg.header.stamp) == stamp == pose.stamp_ns
+        extrinsic = json.loads((root / "camera/test" / seq / f"{stem}_camera.json").read_text())["extrinsic"]
+        assert (pose.parent, pose.child) == (VEHICLE_FRAME, "camera")
+        np.testing.assert_allclose(pose.translation, [extrinsic["x"], extrinsic["y"], extrinsic["z"]])
+        known = np.isfinite(image_to_array(depth.msg))
+        np.testing.assert_array_equal(known, expected == 1)  # synthetic stereo: the obstacles only
 
 
 @pytest.mark.parametrize(

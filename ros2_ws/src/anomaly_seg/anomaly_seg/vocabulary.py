@@ -33,6 +33,13 @@ TOPIC_PIPELINE_LATENCY: Final = "debug/pipeline_latency_ms"
 TOPIC_DIAGNOSTICS: Final = "/diagnostics"
 GROUND_TRUTH_TOPIC: Final = "/ground_truth/anomaly"
 """Ground truth in converted bags: mono8, codes :data:`GT_INLIER` / :data:`GT_ANOMALY` / :data:`GT_VOID`."""
+GROUND_TRUTH_DEPTH_TOPIC: Final = "/ground_truth/depth"
+"""Stereo depth in converted bags (Lost and Found's disparity): 32FC1 metres along the optical axis, NaN unknown
+(REP 118), with the image's header."""
+TF_TOPIC: Final = "/tf"
+"""Per-frame camera calibration in converted bags: :data:`VEHICLE_FRAME` -> the image's frame, with its stamp."""
+VEHICLE_FRAME: Final = "base_link"
+"""The vehicle frame (REP 103: x forward, y left, z up): ``ground.frame_id``'s default, the parent of ``/tf``."""
 
 OUTPUT_TYPES: Final[dict[str, str]] = {
     TOPIC_OBSTACLES: "Detection2DArray",

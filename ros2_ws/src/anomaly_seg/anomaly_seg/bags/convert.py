@@ -3,12 +3,14 @@
 Every frame becomes one ``sensor_msgs/Image`` (rgb8) or ``CompressedImage`` (jpeg) on the camera topic and, when
 the dataset has labels, one mono8 ``sensor_msgs/Image`` on :data:`GROUND_TRUTH_TOPIC` (0 inlier, 1 anomaly, 255
 void) with the same header. Lost and Found frames carry their recorded timestamps and their calibration
-(``sensor_msgs/CameraInfo`` on the sibling ``camera_info`` topic); other datasets get stamps at a fixed rate.
+(``sensor_msgs/CameraInfo`` on the sibling ``camera_info`` topic, the camera's pose on ``/tf``) and, with their
+disparity, the stereo depth on :data:`GROUND_TRUTH_DEPTH_TOPIC`; other datasets get stamps at a fixed rate.
 Messages are written at their header stamp, so ``ros2 bag play`` publishes them at the recorded pace.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +20,20 @@ import numpy as np
 
 from anomaly_seg import messages as rm
 from anomaly_seg.bags.writer import BagWriter, Storage
-from anomaly_seg.datasets import DatasetLayout, Intrinsics, inlier_or_void, read_intrinsics, read_timestamp_ns
+from anomaly_seg.datasets import (
+    DatasetLayout,
+    Extrinsics,
+    Intrinsics,
+    inlier_or_void,
+    read_disparity_depth,
+    read_extrinsics,
+    read_intrinsics,
+    read_timestamp_ns,
+)
 from anomaly_seg.errors import ConfigError, DatasetError
 from anomaly_seg.interrupts import StopRequests
-from anomaly_seg.vocabulary import GROUND_TRUTH_TOPIC
+from anomaly_seg.pipeline.ground import Mounting
+from anomaly_seg.vocabulary import GROUND_TRUTH_DEPTH_TOPIC, GROUND_TRUTH_TOPIC, TF_TOPIC, VEHICLE_FRAME
 
 DEFAULT_CAMERA_TOPIC: Final = "/camera/image_raw"
 DEFAULT_FRAME_ID: Final = "camera"
@@ -31,6 +43,17 @@ DEFAULT_START_NS: Final = 1_577_836_800_000_000_000
 IMAGE_TYPE: Final = "sensor_msgs/msg/Image"
 COMPRESSED_TYPE: Final = "sensor_msgs/msg/CompressedImage"
 CAMERA_INFO_TYPE: Final = "sensor_msgs/msg/CameraInfo"
+TF_TYPE: Final = "tf2_msgs/msg/TFMessage"
+
+
+def camera_pose(typestore: Any, stamp_ns: int, frame_id: str, extrinsics: Extrinsics) -> Any:
+    """``TFMessage`` with the camera's optical frame ``frame_id`` in :data:`VEHICLE_FRAME` at ``stamp_ns``."""
+    e = extrinsics
+    angles = (math.degrees(a) for a in (e.pitch, e.roll, e.yaw))
+    pitch, roll, yaw = angles
+    rotation = Mounting(e.z, pitch, roll, e.x, e.y, yaw_deg=yaw).rotation
+    pose = rm.FramePose(VEHICLE_FRAME, frame_id, stamp_ns, np.array([e.x, e.y, e.z]), rotation)
+    return rm.tf_message(typestore, [pose])
 
 
 def camera_info_topic(camera_topic: str) -> str:
@@ -78,6 +101,8 @@ class ConvertSummary:
     ground_truth: int
     camera_info: int
     stamps: str  # "dataset timestamps" or "fixed <rate> Hz"
+    #: frames with stereo depth (dataset disparity + calibration)
+    depth: int = 0
     topics: dict[str, str] = field(default_factory=dict)
     first_stamp_ns: int = 0
     last_stamp_ns: int = 0
@@ -91,7 +116,7 @@ class ConvertSummary:
         stopped = f"{self.interrupted}: " if self.interrupted else ""
         return (
             f"{stopped}wrote {self.frames} frames ({self.ground_truth} with ground truth, "
-            f"{self.camera_info} camera_info, "
+            f"{self.camera_info} camera_info, {self.depth} depth, "
             f"stamps: {self.stamps}, {span:.1f} s) to {self.bag} ({self.storage}); topics: "
             + ", ".join(f"{t} [{m.rsplit('/', 1)[-1]}]" for t, m in self.topics.items())
         )
@@ -178,10 +203,22 @@ def convert_dataset(
                 summary.ground_truth += 1
             if item.camera is not None:
                 height, width = frame.image.shape[:2]
-                info = camera_info_message(factory, header, height, width, read_intrinsics(item.camera))
+                intrinsics = read_intrinsics(item.camera)
+                info = camera_info_message(factory, header, height, width, intrinsics)
                 bag.add_topic(info_topic, CAMERA_INFO_TYPE)
                 bag.write_stamped(info_topic, info)
                 summary.camera_info += 1
+                extrinsics = read_extrinsics(item.camera)
+                if extrinsics is not None:
+                    bag.add_topic(TF_TOPIC, TF_TYPE)
+                    bag.write(TF_TOPIC, stamps[index], camera_pose(store, stamps[index], opts.frame_id, extrinsics))
+                if item.disparity is not None and extrinsics is not None:
+                    depth = read_disparity_depth(item.disparity, intrinsics.fx, extrinsics.baseline)
+                    if depth.shape != (height, width):
+                        raise DatasetError(f"{item.disparity}: disparity {depth.shape} is not the image's size")
+                    bag.add_topic(GROUND_TRUTH_DEPTH_TOPIC, IMAGE_TYPE)
+                    bag.write_stamped(GROUND_TRUTH_DEPTH_TOPIC, rm.array_to_image(factory, depth, "32FC1", header))
+                    summary.depth += 1
             summary.frames += 1
             summary.last_stamp_ns = stamps[index]
         summary.topics = bag.topics

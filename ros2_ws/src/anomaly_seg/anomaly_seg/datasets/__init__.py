@@ -22,7 +22,15 @@ from anomaly_seg.datasets.base import (
 from anomaly_seg.datasets.cityscapes import CityscapesLayout, inlier_or_void
 from anomaly_seg.datasets.fishyscapes import FishyscapesLayout
 from anomaly_seg.datasets.folder import FolderLayout
-from anomaly_seg.datasets.lost_and_found import Intrinsics, LostAndFoundLayout, read_intrinsics, read_timestamp_ns
+from anomaly_seg.datasets.lost_and_found import (
+    Extrinsics,
+    Intrinsics,
+    LostAndFoundLayout,
+    read_disparity_depth,
+    read_extrinsics,
+    read_intrinsics,
+    read_timestamp_ns,
+)
 from anomaly_seg.datasets.road_anomaly import RoadAnomalyLayout
 from anomaly_seg.datasets.smiyc import SmiycLayout
 from anomaly_seg.errors import DatasetError
@@ -32,6 +40,7 @@ __all__ = [
     "LAYOUTS",
     "CityscapesLayout",
     "DatasetLayout",
+    "Extrinsics",
     "FishyscapesLayout",
     "FolderLayout",
     "Intrinsics",
@@ -43,6 +52,8 @@ __all__ = [
     "check_values",
     "inlier_or_void",
     "open_layout",
+    "read_disparity_depth",
+    "read_extrinsics",
     "read_intrinsics",
     "read_label",
     "read_rgb",

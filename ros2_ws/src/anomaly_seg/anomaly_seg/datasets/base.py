@@ -31,6 +31,8 @@ class LabelledImage:
     timestamp: Path | None = None
     #: a Cityscapes camera JSON (``{"extrinsic": {...}, "intrinsic": {"fx", "fy", "u0", "v0"}}``)
     camera: Path | None = None
+    #: a Cityscapes 16-bit disparity PNG (Lost and Found: ``disparity/<split>/<seq>/<stem>_disparity.png``)
+    disparity: Path | None = None
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Lost and Found, original layout: ``leftImg8bit`` + ``gtCoarse`` (+ ``timestamp`` and ``camera`` when present)."""
+"""Lost and Found, original layout: ``leftImg8bit`` + ``gtCoarse`` (+ ``timestamp``, ``camera`` and ``disparity`` when
+present): the images, labels, capture times, calibration and stereo depth of the published dataset."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from anomaly_seg.datasets.base import DatasetLayout, LabelledImage, require_dir
@@ -29,12 +31,26 @@ class Intrinsics:
     v0: float
 
 
+@dataclass(frozen=True)
+class Extrinsics:
+    """The camera on the vehicle, Cityscapes convention: position (m) in the vehicle frame (x forward, y left, z up),
+    yaw, pitch (positive = looking down), roll (radians, applied in that order), and the stereo baseline (m)."""
+
+    baseline: float
+    x: float
+    y: float
+    z: float
+    yaw: float
+    pitch: float
+    roll: float
+
+
 class LostAndFoundLayout(DatasetLayout):
     """``leftImg8bit/<split>/<seq>/<stem>_leftImg8bit.png`` + ``gtCoarse/<split>/<seq>/<stem>_gtCoarse_labelIds.png``.
 
     anomaly = 1 on obstacles (ids >= 2), 0 on free space, 255 elsewhere; trainIds = road on free space, void
-    elsewhere. ``timestamp/<split>/<seq>/<stem>_timestamp.txt`` and ``camera/<split>/<seq>/<stem>_camera.json``
-    are attached to an item when they exist.
+    elsewhere. ``timestamp/<split>/<seq>/<stem>_timestamp.txt``, ``camera/<split>/<seq>/<stem>_camera.json`` and
+    ``disparity/<split>/<seq>/<stem>_disparity.png`` are attached to an item when they exist.
     """
 
     name = "lost_and_found"
@@ -54,6 +70,7 @@ class LostAndFoundLayout(DatasetLayout):
                 raise DatasetError(f"Lost and Found: label file {label} for image {image} does not exist")
             timestamp = root / "timestamp" / split / seq / f"{stem}_timestamp.txt"
             camera = root / "camera" / split / seq / f"{stem}_camera.json"
+            disparity = root / "disparity" / split / seq / f"{stem}_disparity.png"
             items.append(
                 LabelledImage(
                     stem,
@@ -61,6 +78,7 @@ class LostAndFoundLayout(DatasetLayout):
                     label,
                     timestamp if timestamp.is_file() else None,
                     camera if camera.is_file() else None,
+                    disparity if disparity.is_file() else None,
                 )
             )
         self.split = split
@@ -88,21 +106,65 @@ def read_timestamp_ns(path: Path) -> int:
     return value
 
 
-def read_intrinsics(path: Path) -> Intrinsics:
-    """``intrinsic`` of a Cityscapes camera JSON; DatasetError naming the file and the missing key."""
+def _camera_section(
+    path: Path, section: str, keys: tuple[str, ...], *, required: bool = True
+) -> dict[str, float] | None:
+    """Finite numbers ``keys`` of object ``section`` of a Cityscapes camera JSON (None if it is absent and not
+    ``required``); DatasetError naming what is wrong."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DatasetError(f"cannot read camera file {path}: {exc}") from exc
-    intrinsic = doc.get("intrinsic") if isinstance(doc, dict) else None
-    if not isinstance(intrinsic, dict):
-        raise DatasetError(f"camera file {path} has no 'intrinsic' object")
-    values = {}
-    for key in ("fx", "fy", "u0", "v0"):
-        value = intrinsic.get(key)
+    values = doc.get(section) if isinstance(doc, dict) else None
+    if values is None and not required:
+        return None
+    if not isinstance(values, dict):
+        raise DatasetError(f"camera file {path} has no '{section}' object")
+    out = {}
+    for key in keys:
+        value = values.get(key)
         if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
-            raise DatasetError(f"camera file {path}: 'intrinsic.{key}' must be a finite number, got {value!r}")
-        values[key] = float(value)
+            raise DatasetError(f"camera file {path}: '{section}.{key}' must be a finite number, got {value!r}")
+        out[key] = float(value)
+    return out
+
+
+def read_intrinsics(path: Path) -> Intrinsics:
+    """``intrinsic`` of a Cityscapes camera JSON; DatasetError naming the file and the missing key."""
+    values = _camera_section(path, "intrinsic", ("fx", "fy", "u0", "v0"))
+    assert values is not None  # required
     if values["fx"] <= 0 or values["fy"] <= 0:
         raise DatasetError(f"camera file {path}: focal lengths must be positive, got {values}")
     return Intrinsics(**values)
+
+
+def read_extrinsics(path: Path) -> Extrinsics | None:
+    """``extrinsic`` of a Cityscapes camera JSON (metres, radians), None if the file has none; DatasetError naming
+    the file and the key when it is malformed."""
+    keys = ("baseline", "x", "y", "z", "yaw", "pitch", "roll")
+    values = _camera_section(path, "extrinsic", keys, required=False)
+    if values is None:
+        return None
+    if values["baseline"] <= 0:
+        raise DatasetError(f"camera file {path}: 'extrinsic.baseline' must be positive, got {values['baseline']}")
+    if max(abs(values[a]) for a in ("yaw", "pitch", "roll")) > np.pi:
+        raise DatasetError(f"camera file {path}: extrinsic angles must be radians within +-pi, got {values}")
+    return Extrinsics(**values)
+
+
+def read_disparity_depth(path: Path, fx: float, baseline: float) -> np.ndarray:
+    """Depth along the optical axis (float32 metres, NaN where unknown) of a Cityscapes disparity PNG.
+
+    The PNG holds ``p = 256 d + 1`` for a disparity of ``d`` pixels, 0 where the stereo matcher gave none
+    (Cityscapes' README); depth = ``baseline * fx / d``.
+    """
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise DatasetError(f"cannot read disparity file {path}")
+    if raw.dtype != np.uint16 or raw.ndim != 2:
+        raise DatasetError(f"disparity file {path}: expected a one-channel 16-bit PNG, got {raw.dtype} {raw.shape}")
+    disparity = (raw.astype(np.float32) - 1.0) / 256.0
+    with np.errstate(divide="ignore"):
+        depth = np.float32(baseline * fx) / disparity
+    depth[disparity <= 0] = np.nan
+    return depth

@@ -29,6 +29,7 @@ from anomaly_seg.vocabulary import (
     REGIONS,
     RESOLUTIONS,
     ROAD_DILATION_PX,
+    VEHICLE_FRAME,
 )
 
 if TYPE_CHECKING:
@@ -175,7 +176,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "ground.camera_y_m", 0.0, "camera position left of the frame origin (m)", min_value=-50.0, max_value=50.0
     ),
-    ParamSpec("ground.frame_id", "base_link", "frame of the 3D outputs (x forward, y left, z up, z = 0 on the road)"),
+    ParamSpec("ground.frame_id", VEHICLE_FRAME, "frame of the 3D outputs (x forward, y left, z up, z = 0 on the road)"),
     ParamSpec(
         "ground.max_range_m",
         50.0,

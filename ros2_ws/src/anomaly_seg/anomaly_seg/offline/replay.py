@@ -2,8 +2,9 @@
 
 The same code path as the live node (rosbags message classes instead of rclpy ones), without its latest-frame
 slot: nothing is dropped, so frames in = frames processed + frames rejected. Outputs are written on
-``/<node_name>/output/...`` and ``/<node_name>/debug/...`` at the input image's header stamp; ground truth and
-``camera_info`` are copied through unchanged, so the output bag alone is enough for ``anomaly-seg evaluate``.
+``/<node_name>/output/...`` and ``/<node_name>/debug/...`` at the input image's header stamp; ground truth (anomaly
+and stereo depth), ``camera_info`` and ``/tf`` are copied through unchanged, so the output bag alone is enough for
+``anomaly-seg evaluate``.
 Rejected frames (bad encoding, corrupt data, engine errors) are counted by reason; they are data problems,
 not crashes.
 
@@ -30,7 +31,7 @@ from anomaly_seg.errors import BagError, ConfigError
 from anomaly_seg.interrupts import StopRequests
 from anomaly_seg.node_core import core
 from anomaly_seg.node_core.params import NodeParams
-from anomaly_seg.vocabulary import GROUND_TRUTH_TOPIC
+from anomaly_seg.vocabulary import GROUND_TRUTH_DEPTH_TOPIC, GROUND_TRUTH_TOPIC, TF_TOPIC
 
 DEFAULT_NODE_NAME: Final = "anomaly_seg"
 CAMERA_INFO_TYPE: Final = "sensor_msgs/msg/CameraInfo"
@@ -53,7 +54,7 @@ def output_topic(node_name: str, topic: str) -> str:
 def find_camera_topic(topics: dict[str, str], exclude: set[str]) -> str:
     """The only Image/CompressedImage topic of a bag outside ``exclude``; BagError naming the candidates otherwise."""
     candidates = sorted(t for t, m in topics.items() if m in IMAGE_MSGTYPES and t not in exclude)
-    candidates = [t for t in candidates if "/output/" not in t]
+    candidates = [t for t in candidates if "/output/" not in t and t != GROUND_TRUTH_DEPTH_TOPIC]
     if len(candidates) != 1:
         raise BagError(
             f"cannot tell the camera topic: {'several' if candidates else 'no'} image topics {candidates}; "
@@ -145,7 +146,8 @@ def replay_bag(
     if topics[camera] not in IMAGE_MSGTYPES:
         raise BagError(f"bag {bag}: topic {camera} holds {topics[camera]}, not sensor_msgs Image/CompressedImage")
     info_topic = camera.rstrip("/").removesuffix("/compressed").rsplit("/", 1)[0] + "/camera_info"
-    copy = {t: m for t, m in topics.items() if t == ground_truth_topic or (t == info_topic and m == CAMERA_INFO_TYPE)}
+    evaluated = {ground_truth_topic, GROUND_TRUTH_DEPTH_TOPIC, TF_TOPIC}  # copied through for `anomaly-seg evaluate`
+    copy = {t: m for t, m in topics.items() if t in evaluated or (t == info_topic and m == CAMERA_INFO_TYPE)}
     total = message_count(bag, [camera])
 
     store = get_typestore()

@@ -8,6 +8,7 @@ single-channel PNGs exactly where and how the real datasets keep them, and retur
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import cv2
 import numpy as np
 
 from anomaly_seg.errors import DatasetError
+from anomaly_seg.geometry import camera_rotation
 from anomaly_seg.labels import NAME_TO_ID, VOID
 from anomaly_seg.synthetic.obstacles import HELDOUT_OBSTACLE_KINDS, OBSTACLE_KINDS
 from anomaly_seg.synthetic.scene import Scene, generate_scene
@@ -123,8 +125,10 @@ def write_lostandfound_layout(
 
     Also ``gtCoarse/<split>/<seq>/<stem>_gtCoarse_labelIds.png`` (0 unlabeled, 1 free space = road, obstacles
     :data:`LOSTANDFOUND_CLASS_IDS`), ``timestamp/<split>/<seq>/<stem>_timestamp.txt`` (nanoseconds, monotonic at
-    10-20 Hz within a sequence) and ``camera/<split>/<seq>/<stem>_camera.json`` (Cityscapes camera format).
-    Frames are spread over ``sequences`` sequences in order.
+    10-20 Hz within a sequence), ``camera/<split>/<seq>/<stem>_camera.json`` (Cityscapes camera format) and
+    ``disparity/<split>/<seq>/<stem>_disparity.png`` (Cityscapes disparity encoding) with the stereo depth of the
+    obstacles only (:func:`obstacle_depth`; elsewhere "unknown"). Frames are spread over ``sequences`` sequences in
+    order.
     """
     root = Path(root)
     sequences = max(1, min(sequences, max(n, 1)))
@@ -149,10 +153,37 @@ def write_lostandfound_layout(
         gt[obstacle_mask] = class_of[scene.obstacle_ids[obstacle_mask]]
         _write_image(root / "gtCoarse" / split / seq / f"{stem}_gtCoarse_labelIds.png", gt)
         _write_text(root / "timestamp" / split / seq / f"{stem}_timestamp.txt", f"{stamp}\n")
-        camera = json.dumps(scene.camera.to_cityscapes_json(), indent=4)
-        _write_text(root / "camera" / split / seq / f"{stem}_camera.json", camera + "\n")
+        calibration = scene.camera.to_cityscapes_json()
+        _write_text(root / "camera" / split / seq / f"{stem}_camera.json", json.dumps(calibration, indent=4) + "\n")
+        disparity = disparity_png(obstacle_depth(scene), scene.camera.fx, calibration["extrinsic"]["baseline"])
+        _write_image(root / "disparity" / split / seq / f"{stem}_disparity.png", disparity)
         paths.append(_write_image(root / "leftImg8bit" / split / seq / f"{stem}_leftImg8bit.png", scene.image))
     return paths
+
+
+def obstacle_depth(scene: Scene) -> np.ndarray:
+    """Stereo depth (float32 metres along the optical axis, NaN elsewhere) of every obstacle pixel, for the camera of
+    the scene's JSON: the pixel's ray meets the vertical plane at the obstacle's distance ahead (the depth its
+    generator placed it at), as a stereo camera would measure an upright obstacle's face."""
+    cam = scene.camera
+    v, u = np.nonzero(scene.obstacle_ids)
+    k = np.array([[cam.fx, 0.0, cam.u0], [0.0, cam.fy, cam.v0], [0.0, 0.0, 1.0]])
+    rays = np.linalg.solve(k, np.stack([u + 0.5, v + 0.5, np.ones(u.size)]))  # optical, z = 1
+    ahead = (camera_rotation(cam.pitch_rad, math.radians(cam.roll_deg), cam.yaw_rad) @ rays)[0]
+    distance = np.array([o.depth_m for o in scene.obstacles], np.float64)[scene.obstacle_ids[v, u] - 1]
+    depth = np.full(scene.obstacle_ids.shape, np.nan, np.float32)
+    depth[v, u] = np.where(ahead > 0, distance / np.maximum(ahead, 1e-9), np.nan)
+    return depth
+
+
+def disparity_png(depth: np.ndarray, fx: float, baseline: float) -> np.ndarray:
+    """Cityscapes' 16-bit disparity encoding ``256 d + 1`` (0 = unknown) of a depth map for a stereo ``baseline``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        disparity = np.float64(baseline * fx) / np.asarray(depth, np.float64)
+    known = np.isfinite(disparity) & (disparity > 0)
+    raw = np.zeros(depth.shape, np.uint16)
+    raw[known] = np.clip(np.rint(disparity[known] * 256.0) + 1.0, 1, 65535).astype(np.uint16)
+    return raw
 
 
 def write_fishyscapes_layout(
