@@ -29,6 +29,7 @@ from anomaly_seg.evaluation.accumulator import (
     segment_row,
 )
 from anomaly_seg.evaluation.contact_sheet import EvenSampler, tile
+from anomaly_seg.evaluation.distance import DistanceErrors, obstacle_distances
 from anomaly_seg.evaluation.matching import FrameOutputs, StampMatcher
 from anomaly_seg.evaluation.report import LATENCY_PERCENTILES, metrics_document, write_report
 from anomaly_seg.metrics.pixel import PixelAnomalyMetrics, PixelMetricsResult
@@ -111,6 +112,10 @@ class ReplayEvaluator:
         self.resized_frames = 0
         self.sheet = EvenSampler(self.settings.sheet_frames)
         self.source = ""
+        self.distance = DistanceErrors()
+        #: why the obstacles' distance is not evaluated ("" when it is or may be)
+        self.distance_off = ""
+        self.bad_calibration = 0
 
     @property
     def pixel(self) -> PixelAnomalyMetrics:
@@ -126,6 +131,11 @@ class ReplayEvaluator:
     def add_latency(self, name: str, value_ms: float) -> None:
         """One sample of a debug topic (``processing_time_ms``, ``pipeline_latency_ms``)."""
         self.latency.setdefault(name, []).append(float(value_ms))
+
+    def add_bad_calibration(self, reason: str) -> None:
+        """A camera pose that could not be read (counted in the distance section; the frame waits for none)."""
+        self.bad_calibration += 1
+        self.distance_off = self.distance_off or f"unreadable camera pose: {reason}"
 
     def add_diagnostics(self, values: Mapping[str, str]) -> None:
         """Key/values of the node's latest DiagnosticStatus (backend, counters, meta classifier...)."""
@@ -169,6 +179,9 @@ class ReplayEvaluator:
             p.counts += match.counts()
             p.road_marked += int(np.count_nonzero(road & (ids > 0)))
             p.frames += 1
+            if frame.depth is not None and frame.camera is not None and frame.mounting is not None:
+                depth = _fit(np.asarray(frame.depth, np.float32), shape, cv2.INTER_NEAREST)
+                self.distance.add(*obstacle_distances(ids, gt, depth, frame.camera, frame.mounting))
         if self.sheet.wants(self.frames):
             self.sheet.add(self.frames, self._thumbnail(frame, score, semantic, gt))
         self.frames += 1
@@ -237,7 +250,17 @@ class ReplayEvaluator:
             size_bins=self._accumulator.size_rows() if self._accumulator is not None else [],
             latency_ms={name: _percentiles(v) for name, v in sorted(self.latency.items())},
             node=self.node_values,
+            extra={"distance": self._distance_summary()},
         )
+
+    def _distance_summary(self) -> dict[str, Any]:
+        if self.distance.frames:
+            summary = self.distance.summary()
+            summary["left_out"]["unreadable_camera_pose"] = self.bad_calibration
+            return summary
+        if not self.distance_off and self._published.frames == 0:
+            return {"off": "the bag has no obstacle_ids from the node"}
+        return {"off": self.distance_off or "no frame had stereo depth, camera_info and a camera pose"}
 
     def write_report(self, out_dir: str | Path, matcher: StampMatcher | None = None, title: str = "") -> list[Path]:
         """The shared report (:func:`~anomaly_seg.evaluation.report.write_report`) with the contact sheet."""
@@ -258,6 +281,7 @@ class ReplayEvaluator:
             pixel_results={SCORE_NAME: self._pixel_result()},
             curves={SCORE_NAME: self.pixel.curves()},
             contact_sheet=self.contact_sheet(),
+            distance_pairs=self.distance.all_pairs(),
         )
 
     def contact_sheet(self, columns: int = 3) -> np.ndarray | None:

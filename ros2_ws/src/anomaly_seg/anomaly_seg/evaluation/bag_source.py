@@ -6,12 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from anomaly_seg.bags.convert import CAMERA_INFO_TYPE
 from anomaly_seg.bags.reader import list_topics, message_count, read_messages
 from anomaly_seg.errors import BagError
 from anomaly_seg.evaluation.bag_evaluator import EvalSettings, ReplayEvaluator
 from anomaly_seg.evaluation.matching import StampMatcher
-from anomaly_seg.evaluation.routing import OUTPUT_SUFFIXES, feed, required_parts
-from anomaly_seg.vocabulary import GROUND_TRUTH_TOPIC
+from anomaly_seg.evaluation.routing import DISTANCE_PARTS, OUTPUT_SUFFIXES, feed, required_parts
+from anomaly_seg.vocabulary import GROUND_TRUTH_DEPTH_TOPIC, GROUND_TRUTH_TOPIC, TF_TOPIC
 
 DIAGNOSTICS_TOPIC = "/diagnostics"
 
@@ -28,6 +29,20 @@ def find_node_namespace(topics: dict[str, str], node_name: str | None = None) ->
             f"{namespaces}; replay the bag with `anomaly-seg replay` first or pass --node-name"
         )
     return namespaces[0]
+
+
+def distance_routes(topics: dict[str, str], namespace: str) -> dict[str, tuple[str, str]] | str:
+    """Routes of the stereo depth, the camera's camera_info and ``/tf`` (the distance evaluation), or why not."""
+    if GROUND_TRUTH_DEPTH_TOPIC not in topics:
+        return f"the bag has no stereo depth ({GROUND_TRUTH_DEPTH_TOPIC}: Lost and Found with its disparity)"
+    infos = sorted(
+        t for t, msgtype in topics.items() if msgtype == CAMERA_INFO_TYPE and not t.startswith(namespace + "/")
+    )
+    if len(infos) != 1:
+        return f"cannot tell the camera's camera_info among {infos or 'no CameraInfo topics'}"
+    if TF_TOPIC not in topics:
+        return f"the bag has no camera pose ({TF_TOPIC})"
+    return {GROUND_TRUTH_DEPTH_TOPIC: ("depth", ""), infos[0]: ("camera", ""), TF_TOPIC: ("mounting", "")}
 
 
 @dataclass(frozen=True)
@@ -65,9 +80,14 @@ def evaluate_bag(
     settings = settings or EvalSettings()
     evaluator = ReplayEvaluator(settings)
     evaluator.source = str(bag)
-    matcher = StampMatcher(
-        required_parts({suffix for _, suffix in routes.values()}), settings.max_pending, settings.max_pending_ns
-    )
+    required = required_parts({suffix for _, suffix in routes.values()})
+    distance = distance_routes(topics, namespace)
+    if isinstance(distance, str):
+        evaluator.distance_off = distance
+    else:
+        routes.update(distance)
+        required |= set(DISTANCE_PARTS)
+    matcher = StampMatcher(required, settings.max_pending, settings.max_pending_ns)
     total = message_count(bag, [ground_truth_topic])
     bar = tqdm(total=total, desc="evaluate", unit="frame", disable=not progress)
     for message in read_messages(bag, list(routes)):

@@ -20,6 +20,10 @@ class FrameOutputs:
     overlay_bgr: np.ndarray | None = None
     boxes: np.ndarray | None = None  # float [N, 4] xyxy of the published obstacles
     box_scores: np.ndarray | None = None
+    #: stereo depth (m, NaN unknown), the camera's intrinsics and its mounting (``Mounting``), where the bag has them
+    depth: np.ndarray | None = None
+    camera: Any = None
+    mounting: Any = None
 
 
 class StampMatcher:

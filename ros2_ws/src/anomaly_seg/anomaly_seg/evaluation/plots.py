@@ -113,3 +113,31 @@ def save_f1_over_tau(path: str | Path, rows: list[dict[str, object]], title: str
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def save_distance_plot(path: str | Path, pairs: np.ndarray, title: str = "") -> Path:
+    """Estimated against stereo distance, one dot per matched obstacle, with the diagonal and +-10 %."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.0, 4.5), dpi=120)
+    top = float(max(pairs.max(), 1.0)) * 1.05 if len(pairs) else 1.0
+    line = np.array([0.0, top])
+    ax.plot(line, line, color="black", lw=1, label="estimate = stereo")
+    ax.fill_between(line, 0.9 * line, 1.1 * line, color="grey", alpha=0.2, label="+-10 %")
+    ax.scatter(pairs[:, 0], pairs[:, 1], s=8, alpha=0.7, label=f"{len(pairs)} obstacles")
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_xlabel("stereo distance ahead of the camera (m)")
+    ax.set_ylabel("flat-ground estimate (m)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title(title or "obstacle distance")
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out

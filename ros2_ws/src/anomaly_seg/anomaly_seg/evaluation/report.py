@@ -15,7 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from anomaly_seg.evaluation.plots import save_curves, save_f1_over_tau
+from anomaly_seg.evaluation.plots import save_curves, save_distance_plot, save_f1_over_tau
 from anomaly_seg.files import json_safe, write_json
 from anomaly_seg.metrics.pixel import PixelCurves, PixelMetricsResult
 from anomaly_seg.metrics.size_bins import size_table
@@ -134,6 +134,38 @@ def metrics_document(
     return safe
 
 
+def distance_section(distance: Mapping[str, Any]) -> list[str]:
+    """The report's "Obstacle distance" section from ``metrics["distance"]``."""
+    lines = ["## Obstacle distance (flat ground vs stereo)", ""]
+    if "off" in distance:
+        return [*lines, f"Not evaluated: {distance['off']}.", ""]
+    left_out = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in distance["left_out"].items())
+    lines += [
+        f"{distance['obstacles']} published obstacles over {distance['frames']} frames, each against the ground-truth "
+        "obstacle it overlaps most: estimate = the `obstacles_3d` rule (lowest pixels on flat ground) with the "
+        "dataset's calibration of the frame; reference = median stereo distance of the ground-truth obstacle's "
+        f"pixels; both ahead of the camera. Left out: {left_out}. Bias > 0: estimated too far.",
+        "",
+    ]
+
+    def pct(v: Any) -> object:
+        return "" if v is None else f"{100 * v:.1f}"
+
+    rows = [
+        [
+            r["band_m"],
+            r["obstacles"],
+            "" if r.get("median_abs_error_m") is None else f"{r['median_abs_error_m']:.2f}",
+            pct(r.get("median_abs_relative")),
+            pct(r.get("p90_abs_relative")),
+            "" if r.get("median_relative") is None else f"{100 * r['median_relative']:+.1f}",
+        ]
+        for r in distance["bands"]
+    ]
+    header = ["band (m)", "obstacles", "median abs error (m)", "median abs error %", "p90 abs error %", "bias %"]
+    return [*lines, markdown_table(header, rows)]
+
+
 def write_report(
     out_dir: str | Path,
     metrics: Mapping[str, Any],
@@ -144,9 +176,11 @@ def write_report(
     pixel_results: Mapping[str, PixelMetricsResult],
     curves: Mapping[str, PixelCurves],
     contact_sheet: np.ndarray | None = None,
+    distance_pairs: np.ndarray | None = None,
 ) -> list[Path]:
     """``metrics.json``, ``report.md``, ``pr.png`` / ``roc.png`` (when both classes occur), ``f1_over_tau.png``
-    (with component rows) and ``contact_sheet.png`` (when given) in ``out_dir``; returns the files written.
+    (with component rows), ``contact_sheet.png`` (when given) and ``distance.png`` (obstacles with a stereo distance)
+    in ``out_dir``; returns the files written.
 
     ``kind`` and ``title`` make the heading (``Evaluation <title>``, ``Replay evaluation <title>``); ``summary`` says
     what was evaluated and how.
@@ -161,12 +195,16 @@ def write_report(
     if contact_sheet is not None:
         cv2.imwrite(str(out / "contact_sheet.png"), contact_sheet)
         files.append(out / "contact_sheet.png")
+    if distance_pairs is not None and len(distance_pairs):
+        files.append(save_distance_plot(out / "distance.png", distance_pairs, title))
     lines = [f"# {kind} {title}".rstrip(), "", summary, "", "## Pixel metrics", "", pixel_metrics_table(pixel_results)]
     lines += ["## Obstacle segments (score >= threshold)", "", SEGMENT_NOTE, "", segment_table(metrics["segments"])]
     if metrics["components"]:
         lines += component_section(metrics["components"], metrics["segment_rules"], None)
     if metrics.get("size_bins"):
         lines += size_table(metrics["size_bins"])
+    if metrics.get("distance"):
+        lines += distance_section(metrics["distance"])
     if metrics["miou"] is not None:
         lines += ["## Inlier segmentation", "", f"Inlier mIoU: {100 * metrics['miou']:.2f} %", ""]
     if metrics["latency_ms"]:

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+import numpy as np
+
 from anomaly_seg import messages as rm
 from anomaly_seg.evaluation.bag_evaluator import ReplayEvaluator
+from anomaly_seg.evaluation.distance import CameraModel
 from anomaly_seg.evaluation.matching import FrameOutputs, StampMatcher
+from anomaly_seg.pipeline.ground import Mounting
 from anomaly_seg.vocabulary import (
     TOPIC_ANOMALY_SCORE,
     TOPIC_LABEL_INFO,
@@ -17,6 +21,7 @@ from anomaly_seg.vocabulary import (
     TOPIC_PIPELINE_LATENCY,
     TOPIC_PROCESSING_TIME,
     TOPIC_SEMANTIC,
+    VEHICLE_FRAME,
 )
 
 #: topic suffix under the node's namespace -> how the evaluator uses it
@@ -41,11 +46,16 @@ def required_parts(available_suffixes: set[str]) -> set[str]:
     return parts
 
 
+DISTANCE_PARTS: Final = ("depth", "camera", "mounting")
+"""Frame parts for the distance evaluation: stereo depth, the camera's camera_info and its ``/tf`` pose."""
+
+
 def feed(
     matcher: StampMatcher, evaluator: ReplayEvaluator, part: str, msg: Any, suffix: str = ""
 ) -> list[FrameOutputs]:
-    """Route one message (``part`` from :data:`OUTPUT_SUFFIXES`, ``gt`` or ``diagnostics``) into the matcher and
-    evaluator; completed frames are evaluated and returned. Shared by the bag evaluator and the live node."""
+    """Route one message (``part`` from :data:`OUTPUT_SUFFIXES`, ``gt``, ``diagnostics`` or one of
+    :data:`DISTANCE_PARTS`) into the matcher and evaluator; completed frames are evaluated and returned. Shared by
+    the bag evaluator and the live node."""
     if part == "latency":
         evaluator.add_latency(suffix.rsplit("/", 1)[-1], float(msg.data))
         return []
@@ -56,8 +66,23 @@ def feed(
         for status in msg.status:
             evaluator.add_diagnostics({kv.key: kv.value for kv in status.values})
         return []
+    if part == "mounting":
+        try:
+            poses = [p for p in rm.tf_poses(msg) if p.parent == VEHICLE_FRAME]
+        except ValueError as exc:
+            evaluator.add_bad_calibration(str(exc))
+            return []
+        done = []
+        for pose in poses:
+            done += matcher.add("mounting", pose.stamp_ns, Mounting.from_pose(pose.translation, pose.rotation))
+        for frame in done:
+            evaluator.add_frame(frame)
+        return done
     stamp = rm.stamp_to_ns(msg.header.stamp)
-    if part == "boxes":
+    if part == "camera":
+        k = np.asarray(msg.k, np.float64).reshape(3, 3)
+        done = matcher.add("camera", stamp, CameraModel(k, (int(msg.height), int(msg.width))))
+    elif part == "boxes":
         _, boxes, scores = rm.detections_to_arrays(msg)
         done = matcher.add_boxes(stamp, boxes, scores)
     else:
