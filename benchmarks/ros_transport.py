@@ -10,7 +10,8 @@ dropped (inference slower than the camera), outputs lost, and latencies:
   ``input_transport_ms`` diagnostics over the run);
 * ``publish (node)``: the node's time to publish one frame's outputs (``publish_ms``: serialisation in rclpy
   and the DDS write, all outputs one after the other);
-* each output: outputs ready -> received here, with ready = stamp + pipeline_latency_ms of that frame
+* each output: outputs ready -> received by this process's DDS reader (``MessageInfo.received_timestamp``, so the
+  backlog of this single Python subscriber does not count), with ready = stamp + pipeline_latency_ms of that frame
   (frames are paired in order; the debug topics carry no header): processing is excluded, the publishing of
   the outputs before it in the same frame is not (so later topics include earlier topics' publish time).
 
@@ -99,8 +100,10 @@ def run_one(
     diagnostics: list[Any] = []
 
     def on_output(topic: str) -> Any:
-        def callback(msg: Any) -> None:
-            now = time.time_ns()
+        def callback(msg: Any, info: Any) -> None:
+            # when this process's DDS reader received it, not when this one Python thread got to it (behind the
+            # large images of the frames before: a planner is a process of its own)
+            now = int(info.get("received_timestamp") or time.time_ns())
             if topic in debug:
                 debug[topic].append(float(msg.data))
             else:

@@ -49,6 +49,9 @@ def test_demo_runs_end_to_end(tmp_path: Path, demo_model_dir: Path | None, capsy
     if demo_model_dir is not None:  # the smoke run's meta classifier carries the operating point
         assert "segments at the operating point chosen on validation" in printed
     assert "says nothing about accuracy on real roads" in printed and str(report / "contact_sheet.png") in printed
+    # the synthetic Lost and Found has stereo depth and calibration: the report measures the obstacles' distance
+    assert metrics["distance"]["frames"] == FRAMES, metrics["distance"]
+    assert "obstacle distance" in printed
 
     # a second run reuses the cached model (no training, no export)
     assert main(args) == 0

@@ -184,6 +184,16 @@ def run(args: argparse.Namespace) -> int:
             f"(threshold {op['threshold']:.3g}, meta threshold {op['meta_threshold']:.2f})"
         )
     print(f"demo: pixel AP {pct(px['ap'])}, FPR95 {pct(px['fpr95'])}, AUROC {pct(px['auroc'])}")
+    distance = m["distance"]
+    if distance.get("obstacles"):
+        *bands, overall = distance["bands"]
+        per_band = ", ".join(f"{b['band_m']} m: {pct(b['median_abs_relative'])}" for b in bands if b["obstacles"])
+        print(
+            f"demo: obstacle distance against the synthetic stereo depth, {distance['obstacles']} published obstacles: "
+            f"median error {pct(overall['median_abs_relative'])} ({per_band})"
+        )
+    else:
+        print(f"demo: obstacle distance not evaluated: {distance.get('off', 'no published obstacle on an obstacle')}")
     print(f"demo: frames in: {summary.frames_in}, processed: {summary.processed}, rejected: {summary.rejected_total}")
     print(
         f"demo: done in {time.perf_counter() - start:.0f} s. output bag: {replayed}; report: {report / 'report.md'}; "

@@ -107,13 +107,9 @@ class DistanceErrors:
         relative error (bias: positive = estimated too far)."""
         pairs = self.all_pairs()
         rows = []
-        for near, far in (*DISTANCE_BANDS_M, (0.0, float("inf"))):
+        named = [(f">= {a:g}" if b == float("inf") else f"{a:g}-{b:g}", a, b) for a, b in DISTANCE_BANDS_M]
+        for name, near, far in (*named, ("all", 0.0, float("inf"))):
             band = pairs[(pairs[:, 0] >= near) & (pairs[:, 0] < far)]
-            name = (
-                "all"
-                if (near, far) == (0.0, float("inf"))
-                else (f">= {near:g}" if far == float("inf") else f"{near:g}-{far:g}")
-            )
             row: dict[str, Any] = {"band_m": name, "obstacles": len(band)}
             if len(band):
                 error = band[:, 1] - band[:, 0]

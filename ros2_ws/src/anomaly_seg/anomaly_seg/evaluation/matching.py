@@ -7,6 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from anomaly_seg.evaluation.distance import CameraModel
+from anomaly_seg.pipeline.ground import Mounting
+
 
 @dataclass
 class FrameOutputs:
@@ -20,10 +23,10 @@ class FrameOutputs:
     overlay_bgr: np.ndarray | None = None
     boxes: np.ndarray | None = None  # float [N, 4] xyxy of the published obstacles
     box_scores: np.ndarray | None = None
-    #: stereo depth (m, NaN unknown), the camera's intrinsics and its mounting (``Mounting``), where the bag has them
+    #: stereo depth (m, NaN unknown), the camera's intrinsics and its mounting where the bag has them
     depth: np.ndarray | None = None
-    camera: Any = None
-    mounting: Any = None
+    camera: CameraModel | None = None
+    mounting: Mounting | None = None
 
 
 class StampMatcher:
