@@ -134,3 +134,44 @@ def test_every_processed_frame_gets_the_cameras_camera_info_at_the_output_resolu
     for info in infos:  # FakeEngine's network size equals the camera's here: K unchanged
         assert (info.height, info.width) == (H, W)
         np.testing.assert_allclose(info.k, [100, 0, 64, 0, 100, 32, 0, 0, 1])
+
+
+def test_the_bags_camera_pose_places_the_obstacles_while_no_mounting_is_given(tmp_path: Path) -> None:
+    """A converted Lost and Found bag carries the camera's pose on /tf: replay uses it as tf would on a vehicle."""
+    import math
+
+    from anomaly_seg.bags.convert import TF_TYPE, camera_pose
+    from anomaly_seg.datasets import Extrinsics
+    from anomaly_seg.pipeline.ground import Mounting, ground_obstacles
+    from anomaly_seg.vocabulary import TF_TOPIC, TOPIC_OBSTACLE_IDS, TOPIC_OBSTACLES_3D
+
+    stamps = make_bag(tmp_path / "plain")
+    store = get_typestore()
+    extrinsics = Extrinsics(baseline=0.2, x=1.5, y=0.2, z=1.3, yaw=0.02, pitch=0.15, roll=0.01)
+    with BagWriter(tmp_path / "in", typestore=store) as bag:
+        for m in read_messages(tmp_path / "plain", typestore=store):
+            bag.add_topic(m.topic, m.msgtype)
+            bag.write(m.topic, m.timestamp_ns, m.msg)
+        bag.add_topic(TF_TOPIC, TF_TYPE)
+        for stamp in stamps:
+            bag.write(TF_TOPIC, stamp, camera_pose(store, stamp, "cam", extrinsics))
+
+    def placed(**values: Any) -> tuple[list[float], list[float]]:
+        out = tmp_path / f"out{len(values)}"
+        replay_bag(tmp_path / "in", out, FakeEngine((H, W)), params(**values), progress=False)
+        msgs = defaultdict(list)
+        for m in read_messages(out):
+            msgs[m.topic].append(m.msg)
+        ids_image = rm.image_to_array(msgs[f"/anomaly_seg/{TOPIC_OBSTACLE_IDS}"][0])
+        boxes = msgs[f"/anomaly_seg/{TOPIC_OBSTACLES_3D}"][0]
+        return [d.bbox.center.position.x for d in boxes.detections], ids_image
+
+    xs, ids_image = placed()
+    e = extrinsics
+    pitch, roll, yaw = (math.degrees(a) for a in (e.pitch, e.roll, e.yaw))
+    mounting = Mounting(e.z, pitch, roll, e.x, e.y, 50.0, yaw)
+    k = np.array([[100.0, 0, 64], [0, 100.0, 32], [0, 0, 1]])
+    expected = ground_obstacles(ids_image, np.unique(ids_image)[1:], k, mounting)
+    assert xs and np.allclose(xs, expected.centres[:, 0]), (xs, expected.centres)
+    given, _ = placed(**{"ground.camera_height_m": 2.6, "ground.camera_pitch_deg": 8.6})  # the parameters win
+    assert given and not np.allclose(given, xs)

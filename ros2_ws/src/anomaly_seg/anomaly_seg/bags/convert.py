@@ -49,8 +49,7 @@ TF_TYPE: Final = "tf2_msgs/msg/TFMessage"
 def camera_pose(typestore: Any, stamp_ns: int, frame_id: str, extrinsics: Extrinsics) -> Any:
     """``TFMessage`` with the camera's optical frame ``frame_id`` in :data:`VEHICLE_FRAME` at ``stamp_ns``."""
     e = extrinsics
-    angles = (math.degrees(a) for a in (e.pitch, e.roll, e.yaw))
-    pitch, roll, yaw = angles
+    pitch, roll, yaw = (math.degrees(a) for a in (e.pitch, e.roll, e.yaw))
     rotation = Mounting(e.z, pitch, roll, e.x, e.y, yaw_deg=yaw).rotation
     pose = rm.FramePose(VEHICLE_FRAME, frame_id, stamp_ns, np.array([e.x, e.y, e.z]), rotation)
     return rm.tf_message(typestore, [pose])

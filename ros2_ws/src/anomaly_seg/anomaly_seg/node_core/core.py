@@ -14,7 +14,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,7 @@ from anomaly_seg.node_core.outputs import MessageBuilder, NodeOutputs, OutputMes
 from anomaly_seg.node_core.params import NodeParams
 from anomaly_seg.node_core.throttle import ThrottledLogger
 from anomaly_seg.pipeline import FrameBuffers, Pipeline, Result
-from anomaly_seg.pipeline.ground import ground_obstacles
+from anomaly_seg.pipeline.ground import Mounting, ground_obstacles
 
 __all__ = ["Early", "Frame", "NodeCore", "NodeStats"]
 
@@ -83,6 +83,7 @@ class NodeCore:
         self.pipeline = Pipeline(engine, params.pipeline_config(), meta)
         self.builder = MessageBuilder(factory, params.output.overlay_alpha, params.output.network_topics)
         self._mounting = params.ground.mounting()  # the camera over the ground (None: no 3D outputs)
+        self._pose_mounting: Mounting | None = None  # from tf (offline replay): used while the parameters give none
         d = params.diagnostics
         self.health = NodeHealth(window, HealthExpectations(d.expected_fps, d.max_transport_loss, d.stale_after_s))
         self.last_result: Result | None = None  # of the last processed frame, for inspection
@@ -196,7 +197,7 @@ class NodeCore:
         header = frame.msg.header
         stamp_ns = rm.stamp_to_ns(header.stamp)
         info = self._camera_info_for(stamp_ns)
-        mounting = self._mounting
+        mounting = self._mounting if self._mounting is not None else self._pose_mounting
         ground = None
         if info is not None and mounting is not None and int(info.width) > 0 and int(info.height) > 0:
             k = rm.scaled_k(np.asarray(info.k, np.float64), (int(info.height), int(info.width)), result.output_size)
@@ -235,12 +236,18 @@ class NodeCore:
             while len(self._camera_infos) > 16:
                 del self._camera_infos[min(self._camera_infos)]
 
+    def record_camera_pose(self, mounting: Mounting) -> None:
+        """The camera's pose on the vehicle from tf (offline replay reads a converted bag's ``/tf``): the 3D outputs
+        use it while ``ground.camera_height_m`` is unset, with ``ground.max_range_m``."""
+        self._pose_mounting = replace(mounting, max_range_m=self.params.ground.max_range_m)
+
     def _ground_state(self) -> str:
         """Whether the 3D outputs are published, and why not."""
-        if self._mounting is None:
+        if self._mounting is None and self._pose_mounting is None:
             return "off: ground.camera_height_m unset"
+        source = "" if self._mounting is not None else " (camera pose from tf)"
         with self._camera_lock:
-            return "on" if self._camera_infos else "off: no camera_info received"
+            return f"on{source}" if self._camera_infos else "off: no camera_info received"
 
     def _camera_info_for(self, stamp_ns: int) -> Any:
         with self._camera_lock:

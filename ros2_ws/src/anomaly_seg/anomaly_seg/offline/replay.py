@@ -4,7 +4,8 @@ The same code path as the live node (rosbags message classes instead of rclpy on
 slot: nothing is dropped, so frames in = frames processed + frames rejected. Outputs are written on
 ``/<node_name>/output/...`` and ``/<node_name>/debug/...`` at the input image's header stamp; ground truth (anomaly
 and stereo depth), ``camera_info`` and ``/tf`` are copied through unchanged, so the output bag alone is enough for
-``anomaly-seg evaluate``.
+``anomaly-seg evaluate``. The camera's pose on ``/tf`` (a converted Lost and Found bag) is the node's mounting for
+the 3D outputs while ``ground.camera_height_m`` is unset, as tf would be on a vehicle.
 Rejected frames (bad encoding, corrupt data, engine errors) are counted by reason; they are data problems,
 not crashes.
 
@@ -31,6 +32,7 @@ from anomaly_seg.errors import BagError, ConfigError
 from anomaly_seg.interrupts import StopRequests
 from anomaly_seg.node_core import core
 from anomaly_seg.node_core.params import NodeParams
+from anomaly_seg.pipeline.ground import Mounting
 from anomaly_seg.vocabulary import GROUND_TRUTH_DEPTH_TOPIC, GROUND_TRUTH_TOPIC, TF_TOPIC
 
 DEFAULT_NODE_NAME: Final = "anomaly_seg"
@@ -81,6 +83,8 @@ class ReplaySummary:
     #: "" or why the replay stopped early, e.g. "interrupted (SIGINT)"
     interrupted: str = ""
     exit_status: int = 0
+    #: ``/tf`` transforms that could not be read (non-finite): those frames keep the previous pose
+    bad_camera_poses: int = 0
 
     @property
     def rejected_total(self) -> int:
@@ -93,6 +97,8 @@ class ReplaySummary:
         if self.resumed:
             out[0] += f", already in the output (resumed): {self.resumed}"
         out += [f"  rejected ({reason}): {n}" for reason, n in sorted(self.rejected.items())]
+        if self.bad_camera_poses:
+            out.append(f"  unreadable camera poses on {TF_TOPIC}: {self.bad_camera_poses}")
         if self.interrupted:
             out.append(
                 f"{self.interrupted}: the output bag is complete up to here ({self.resumed + self.processed} frames "
@@ -189,6 +195,8 @@ def replay_bag(
                 continue
             if message.topic == info_topic:
                 node.record_camera_info(message.msg)
+            if message.topic == TF_TOPIC:
+                _record_camera_pose(node, message.msg, summary)
             if previous is None or (message.topic, message.timestamp_ns) not in previous.copied:
                 writer.write(message.topic, message.timestamp_ns, message.msg)
                 summary.copied[message.topic] = summary.copied.get(message.topic, 0) + 1
@@ -207,6 +215,19 @@ def replay_bag(
         for line in summary.lines():
             log(line)
     return summary
+
+
+def _record_camera_pose(node: core.NodeCore, msg: Any, summary: ReplaySummary) -> None:
+    """A converted bag's ``/tf``: the camera's pose in ``ground.frame_id`` becomes the node's mounting (used while
+    ``ground.camera_height_m`` is unset); an unreadable transform is counted."""
+    try:
+        poses = rm.tf_poses(msg)
+    except ValueError:
+        summary.bad_camera_poses += 1
+        return
+    for pose in poses:
+        if pose.parent == node.params.ground.frame_id:
+            node.record_camera_pose(Mounting.from_pose(pose.translation, pose.rotation))
 
 
 @dataclass
