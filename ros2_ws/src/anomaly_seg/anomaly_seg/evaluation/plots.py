@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -104,15 +105,22 @@ def save_f1_over_tau(path: str | Path, rows: list[dict[str, object]], title: str
     ax.set_xlabel("tau (sIoU for TP/FN, PPV for FP)")
     ax.set_ylabel("F1")
     ax.set_ylim(0, 1)
+    return _save(fig, ax, title or "component F1 over tau", path)
+
+
+def _save(fig: Any, ax: Any, title: str, path: str | Path, legend_loc: str = "best") -> Path:
+    """Grid, legend and title on ``ax``, then ``fig`` written to ``path`` (folders created) and closed."""
+    import matplotlib.pyplot as plt
+
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    ax.set_title(title or "component F1 over tau")
+    ax.legend(fontsize=7, loc=legend_loc)
+    ax.set_title(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
     plt.close(fig)
-    return path
+    return out
 
 
 def save_distance_plot(path: str | Path, pairs: np.ndarray, title: str = "") -> Path:
@@ -132,12 +140,4 @@ def save_distance_plot(path: str | Path, pairs: np.ndarray, title: str = "") -> 
     ax.set_ylim(0, top)
     ax.set_xlabel("stereo distance ahead of the camera (m)")
     ax.set_ylabel("flat-ground estimate (m)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
-    ax.set_title(title or "obstacle distance")
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(fig, ax, title or "obstacle distance", path, legend_loc="upper left")
