@@ -131,11 +131,15 @@ def save_distance_plot(path: str | Path, pairs: np.ndarray, title: str = "") -> 
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.0, 4.5), dpi=120)
-    top = float(max(pairs.max(), 1.0)) * 1.05 if len(pairs) else 1.0
+    top = float(max(pairs[:, 0].max(), 1.0)) * 1.3 if len(pairs) else 1.0  # the stereo range sets the scale
     line = np.array([0.0, top])
     ax.plot(line, line, color="black", lw=1, label="estimate = stereo")
     ax.fill_between(line, 0.9 * line, 1.1 * line, color="grey", alpha=0.2, label="+-10 %")
-    ax.scatter(pairs[:, 0], pairs[:, 1], s=8, alpha=0.7, label=f"{len(pairs)} obstacles")
+    inside = pairs[:, 1] <= top
+    ax.scatter(pairs[inside, 0], pairs[inside, 1], s=8, alpha=0.7, label=f"{int(inside.sum())} obstacles")
+    if not inside.all():
+        far = pairs[~inside]
+        ax.scatter(far[:, 0], np.full(len(far), top), marker="^", color="C3", s=14, label=f"{len(far)} beyond the axis")
     ax.set_xlim(0, top)
     ax.set_ylim(0, top)
     ax.set_xlabel("stereo distance ahead of the camera (m)")
