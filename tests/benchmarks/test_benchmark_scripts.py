@@ -72,9 +72,10 @@ def test_ros_transport_reports_losses_and_latency_per_topic_through_the_node() -
     (row,) = [line for line in lines if re.match(r"shipped +\d+x\d+ ", line)]
     sent, received = (int(v) for v in row.split()[2:4])
     assert sent == 10 and 0 < received <= sent
-    assert re.fullmatch(r"shipped profile: worst p99 transport latency / 33 ms goal: \d+\.\d+", lines[-2])
+    assert re.fullmatch(r"shipped profile: worst p99 transport latency / 33 ms goal: \d+\.\d+", lines[-3])
     # negative: the planner outputs now leave before the frame's other outputs are built
-    assert re.fullmatch(r"planner outputs p99 at 640x480 \(shipped profile\): -?\d+\.\d ms \(goal 33 ms\)", lines[-1])
+    assert re.fullmatch(r"planner outputs p99 at 640x480 \(shipped profile\): -?\d+\.\d ms \(goal 33 ms\)", lines[-2])
+    assert re.fullmatch(r"every output p99 at 640x480 \(shipped profile\): \d+\.\d ms \(goal 50 ms\)", lines[-1])
     assert any(line.startswith("shipped 640x480: camera stamp -> received p99 (ms): obstacles ") for line in lines)
 
 
