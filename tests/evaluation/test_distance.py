@@ -215,3 +215,17 @@ def test_replay_copies_depth_and_pose_through_to_the_evaluation(tmp_path: Path) 
     assert summary.copied[GROUND_TRUTH_DEPTH_TOPIC] == summary.copied[TF_TOPIC] == 3
     distance = evaluate_bag(tmp_path / "out", tmp_path / "report", progress=False).evaluator.metrics()["distance"]
     assert "off" not in distance and distance["frames"] == 3
+
+
+def test_quaternions_agree_with_scipy() -> None:
+    from scipy.spatial.transform import Rotation
+
+    from anomaly_seg.messages.transforms import matrix_from_quaternion, quaternion_from_matrix
+
+    rotations = Rotation.random(200, random_state=0)
+    special = Rotation.from_euler("xyz", [[180, 0, 0], [0, 180, 0], [0, 0, 180], [0, 0, 0], [90, 90, 0]], degrees=True)
+    for r in [*rotations, *special]:
+        q = np.array(quaternion_from_matrix(r.as_matrix()))
+        expected = r.as_quat()
+        assert np.allclose(q, expected, atol=1e-9) or np.allclose(q, -expected, atol=1e-9)  # q and -q: one rotation
+        np.testing.assert_allclose(matrix_from_quaternion(expected * 3.0), r.as_matrix(), atol=1e-12)
