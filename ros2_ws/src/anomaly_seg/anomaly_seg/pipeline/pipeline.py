@@ -249,32 +249,30 @@ class Pipeline:
             lut[1:] = np.where(kept, np.arange(1, n + 1), 0)
             ids_net = lut[ids_net]
         dropped = int(segments.dropped_over_cap + segments.removed_small)
-        boxes = np.asarray(segments.boxes_xyxy, np.float32).reshape(n, 4)
-        areas = np.asarray(segments.areas, np.int64).reshape(n)
-        # At network resolution the engine's arrays are this frame's own: no copies.
-        network = self._result(
-            "network", semantic, score, ids_net, boxes, areas, probabilities, kept, input_size, config, dropped, timings
+        obstacles = (
+            Obstacles(
+                np.arange(1, n + 1, dtype=np.uint16),
+                np.asarray(segments.boxes_xyxy, np.float32).reshape(n, 4),
+                np.asarray(segments.areas, np.int64).reshape(n),
+                probabilities,
+                kept,
+            )
+            if n
+            else Obstacles.empty()
         )
+        # At network resolution the engine's arrays are this frame's own: no copies.
+        network = self._result("network", semantic, score, ids_net, obstacles, input_size, config, dropped, timings)
         if config.resolution == "network":
             return network
         net_h, net_w = self.network_size
         out_h, out_w = input_size
         size = (out_w, out_h)
-        semantic_out = cv2.resize(semantic, size, interpolation=cv2.INTER_NEAREST)
-        score_out = cv2.resize(score, size, interpolation=cv2.INTER_LINEAR)
-        ids_out = np.asarray(cv2.resize(ids_net, size, interpolation=cv2.INTER_NEAREST), np.uint16)
-        sx, sy = out_w / net_w, out_h / net_h
-        boxes_out = boxes * np.array([sx, sy, sx, sy], np.float32)
-        areas_out = np.rint(areas.astype(np.float64) * (sx * sy)).astype(np.int64)
         result = self._result(
             "input",
-            semantic_out,
-            score_out,
-            ids_out,
-            boxes_out,
-            areas_out,
-            probabilities,
-            kept,
+            cv2.resize(semantic, size, interpolation=cv2.INTER_NEAREST),
+            cv2.resize(score, size, interpolation=cv2.INTER_LINEAR),
+            np.asarray(cv2.resize(ids_net, size, interpolation=cv2.INTER_NEAREST), np.uint16),
+            obstacles.scaled(out_w / net_w, out_h / net_h),
             input_size,
             config,
             dropped,
@@ -289,10 +287,7 @@ class Pipeline:
         semantic: np.ndarray,
         score: np.ndarray,
         ids: np.ndarray,
-        boxes: np.ndarray,
-        areas: np.ndarray,
-        probabilities: np.ndarray,
-        kept: np.ndarray,
+        obstacles: Obstacles,
         input_size: tuple[int, int],
         config: PipelineConfig,
         dropped: int,
@@ -300,12 +295,6 @@ class Pipeline:
     ) -> Result:
         mask = np.greater_equal(score, np.float32(config.threshold)).view(np.uint8)
         mask *= 255
-        n = len(probabilities)
-        obstacles = (
-            Obstacles(np.arange(1, n + 1, dtype=np.uint16), boxes, areas, probabilities, kept)
-            if n
-            else Obstacles.empty()
-        )
         return Result(
             semantic=semantic,
             anomaly_score=score,

@@ -53,6 +53,12 @@ class Obstacles:
             kept=np.zeros(0, bool),
         )
 
+    def scaled(self, sx: float, sy: float) -> Obstacles:
+        """The same segments in images scaled by ``sx`` x ``sy`` (boxes scaled, areas rounded)."""
+        boxes = self.boxes_xyxy * np.array([sx, sy, sx, sy], np.float32)
+        areas = np.rint(self.areas.astype(np.float64) * (sx * sy)).astype(np.int64)
+        return Obstacles(self.ids, boxes, areas, self.probabilities, self.kept)
+
     def kept_only(self) -> Obstacles:
         """The segments that are published."""
         k = self.kept
