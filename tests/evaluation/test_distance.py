@@ -15,7 +15,7 @@ import pytest
 from anomaly_seg import messages as rm
 from anomaly_seg.bags import BagWriter, list_topics, read_messages
 from anomaly_seg.bags.convert import convert_dataset
-from anomaly_seg.datasets import Extrinsics, open_layout, read_disparity_depth, read_extrinsics
+from anomaly_seg.datasets import Extrinsics, Intrinsics, open_layout, read_camera, read_disparity_depth
 from anomaly_seg.errors import DatasetError
 from anomaly_seg.evaluation.bag_source import evaluate_bag
 from anomaly_seg.evaluation.distance import CameraModel, obstacle_distances
@@ -48,15 +48,20 @@ def test_extrinsics_are_read_or_named_as_missing(tmp_path: Path) -> None:
     path = tmp_path / "c_camera.json"
     extrinsic = {"baseline": 0.21, "pitch": 0.05, "roll": 0.0, "x": 1.7, "y": 0.1, "yaw": -0.01, "z": 1.2}
     path.write_text(json.dumps({"extrinsic": extrinsic, "intrinsic": {"fx": 1, "fy": 1, "u0": 0, "v0": 0}}))
-    assert read_extrinsics(path) == Extrinsics(**extrinsic)
-    path.write_text(json.dumps({"intrinsic": {"fx": 1, "fy": 1, "u0": 0, "v0": 0}}))
-    assert read_extrinsics(path) is None  # a camera file without a pose: intrinsics only
-    path.write_text(json.dumps({"extrinsic": {**extrinsic, "pitch": "0.05"}}))
+    assert read_camera(path).extrinsics == Extrinsics(**extrinsic)
+    assert read_camera(path).intrinsics == Intrinsics(1.0, 1.0, 0.0, 0.0)
+    intrinsic = {"fx": 1, "fy": 1, "u0": 0, "v0": 0}
+    path.write_text(json.dumps({"intrinsic": intrinsic}))
+    assert read_camera(path).extrinsics is None  # a camera file without a pose: intrinsics only
+    path.write_text(json.dumps({"intrinsic": intrinsic, "extrinsic": {**extrinsic, "pitch": "0.05"}}))
     with pytest.raises(DatasetError, match=r"extrinsic\.pitch"):
-        read_extrinsics(path)
-    path.write_text(json.dumps({"extrinsic": {**extrinsic, "pitch": 5.0}}))
+        read_camera(path)
+    path.write_text(json.dumps({"intrinsic": intrinsic, "extrinsic": {**extrinsic, "pitch": 5.0}}))
     with pytest.raises(DatasetError, match="radians"):
-        read_extrinsics(path)
+        read_camera(path)
+    path.write_text(json.dumps({"extrinsic": extrinsic}))
+    with pytest.raises(DatasetError, match="'intrinsic'"):
+        read_camera(path)
 
 
 @pytest.mark.parametrize("angles", [(0.0, 0.0, 0.0), (4.0, -1.5, 2.0), (-10.0, 20.0, -35.0)])

@@ -10,7 +10,6 @@ Messages are written at their header stamp, so ``ros2 bag play`` publishes them 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,14 +24,13 @@ from anomaly_seg.datasets import (
     Extrinsics,
     Intrinsics,
     inlier_or_void,
+    read_camera,
     read_disparity_depth,
-    read_extrinsics,
-    read_intrinsics,
     read_timestamp_ns,
 )
 from anomaly_seg.errors import ConfigError, DatasetError
+from anomaly_seg.geometry import camera_rotation
 from anomaly_seg.interrupts import StopRequests
-from anomaly_seg.pipeline.ground import Mounting
 from anomaly_seg.vocabulary import GROUND_TRUTH_DEPTH_TOPIC, GROUND_TRUTH_TOPIC, TF_TOPIC, VEHICLE_FRAME
 
 DEFAULT_CAMERA_TOPIC: Final = "/camera/image_raw"
@@ -49,8 +47,7 @@ TF_TYPE: Final = "tf2_msgs/msg/TFMessage"
 def camera_pose(typestore: Any, stamp_ns: int, frame_id: str, extrinsics: Extrinsics) -> Any:
     """``TFMessage`` with the camera's optical frame ``frame_id`` in :data:`VEHICLE_FRAME` at ``stamp_ns``."""
     e = extrinsics
-    pitch, roll, yaw = (math.degrees(a) for a in (e.pitch, e.roll, e.yaw))
-    rotation = Mounting(e.z, pitch, roll, e.x, e.y, yaw_deg=yaw).rotation
+    rotation = camera_rotation(e.pitch, e.roll, e.yaw)
     pose = rm.FramePose(VEHICLE_FRAME, frame_id, stamp_ns, np.array([e.x, e.y, e.z]), rotation)
     return rm.tf_message(typestore, [pose])
 
@@ -202,12 +199,12 @@ def convert_dataset(
                 summary.ground_truth += 1
             if item.camera is not None:
                 height, width = frame.image.shape[:2]
-                intrinsics = read_intrinsics(item.camera)
+                calibration = read_camera(item.camera)
+                intrinsics, extrinsics = calibration.intrinsics, calibration.extrinsics
                 info = camera_info_message(factory, header, height, width, intrinsics)
                 bag.add_topic(info_topic, CAMERA_INFO_TYPE)
                 bag.write_stamped(info_topic, info)
                 summary.camera_info += 1
-                extrinsics = read_extrinsics(item.camera)
                 if extrinsics is not None:
                     bag.add_topic(TF_TOPIC, TF_TYPE)
                     bag.write(TF_TOPIC, stamps[index], camera_pose(store, stamps[index], opts.frame_id, extrinsics))

@@ -23,12 +23,12 @@ from anomaly_seg.datasets.cityscapes import CityscapesLayout, inlier_or_void
 from anomaly_seg.datasets.fishyscapes import FishyscapesLayout
 from anomaly_seg.datasets.folder import FolderLayout
 from anomaly_seg.datasets.lost_and_found import (
+    CameraCalibration,
     Extrinsics,
     Intrinsics,
     LostAndFoundLayout,
+    read_camera,
     read_disparity_depth,
-    read_extrinsics,
-    read_intrinsics,
     read_timestamp_ns,
 )
 from anomaly_seg.datasets.road_anomaly import RoadAnomalyLayout
@@ -38,6 +38,7 @@ from anomaly_seg.errors import DatasetError
 __all__ = [
     "IMAGE_EXTENSIONS",
     "LAYOUTS",
+    "CameraCalibration",
     "CityscapesLayout",
     "DatasetLayout",
     "Extrinsics",
@@ -52,9 +53,8 @@ __all__ = [
     "check_values",
     "inlier_or_void",
     "open_layout",
+    "read_camera",
     "read_disparity_depth",
-    "read_extrinsics",
-    "read_intrinsics",
     "read_label",
     "read_rgb",
     "read_timestamp_ns",

@@ -106,18 +106,38 @@ def read_timestamp_ns(path: Path) -> int:
     return value
 
 
-def _camera_section(
-    path: Path, section: str, keys: tuple[str, ...], *, required: bool = True
-) -> dict[str, float] | None:
-    """Finite numbers ``keys`` of object ``section`` of a Cityscapes camera JSON (None if it is absent and not
-    ``required``); DatasetError naming what is wrong."""
+@dataclass(frozen=True)
+class CameraCalibration:
+    """A Cityscapes camera JSON: intrinsics, and the extrinsics where the file has them."""
+
+    intrinsics: Intrinsics
+    extrinsics: Extrinsics | None
+
+
+def read_camera(path: Path) -> CameraCalibration:
+    """A Cityscapes camera JSON (metres, radians), read once; DatasetError naming the file and the key that is
+    missing or malformed (``intrinsic`` is required, ``extrinsic`` optional)."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DatasetError(f"cannot read camera file {path}: {exc}") from exc
-    values = doc.get(section) if isinstance(doc, dict) else None
-    if values is None and not required:
-        return None
+    if not isinstance(doc, dict):
+        raise DatasetError(f"camera file {path} does not hold a JSON object")
+    k = _numbers(path, doc, "intrinsic", ("fx", "fy", "u0", "v0"))
+    if k["fx"] <= 0 or k["fy"] <= 0:
+        raise DatasetError(f"camera file {path}: focal lengths must be positive, got {k}")
+    if doc.get("extrinsic") is None:
+        return CameraCalibration(Intrinsics(**k), None)
+    e = _numbers(path, doc, "extrinsic", ("baseline", "x", "y", "z", "yaw", "pitch", "roll"))
+    if e["baseline"] <= 0:
+        raise DatasetError(f"camera file {path}: 'extrinsic.baseline' must be positive, got {e['baseline']}")
+    if max(abs(e[a]) for a in ("yaw", "pitch", "roll")) > np.pi:
+        raise DatasetError(f"camera file {path}: extrinsic angles must be radians within +-pi, got {e}")
+    return CameraCalibration(Intrinsics(**k), Extrinsics(**e))
+
+
+def _numbers(path: Path, doc: dict[str, object], section: str, keys: tuple[str, ...]) -> dict[str, float]:
+    values = doc.get(section)
     if not isinstance(values, dict):
         raise DatasetError(f"camera file {path} has no '{section}' object")
     out = {}
@@ -127,29 +147,6 @@ def _camera_section(
             raise DatasetError(f"camera file {path}: '{section}.{key}' must be a finite number, got {value!r}")
         out[key] = float(value)
     return out
-
-
-def read_intrinsics(path: Path) -> Intrinsics:
-    """``intrinsic`` of a Cityscapes camera JSON; DatasetError naming the file and the missing key."""
-    values = _camera_section(path, "intrinsic", ("fx", "fy", "u0", "v0"))
-    assert values is not None  # required
-    if values["fx"] <= 0 or values["fy"] <= 0:
-        raise DatasetError(f"camera file {path}: focal lengths must be positive, got {values}")
-    return Intrinsics(**values)
-
-
-def read_extrinsics(path: Path) -> Extrinsics | None:
-    """``extrinsic`` of a Cityscapes camera JSON (metres, radians), None if the file has none; DatasetError naming
-    the file and the key when it is malformed."""
-    keys = ("baseline", "x", "y", "z", "yaw", "pitch", "roll")
-    values = _camera_section(path, "extrinsic", keys, required=False)
-    if values is None:
-        return None
-    if values["baseline"] <= 0:
-        raise DatasetError(f"camera file {path}: 'extrinsic.baseline' must be positive, got {values['baseline']}")
-    if max(abs(values[a]) for a in ("yaw", "pitch", "roll")) > np.pi:
-        raise DatasetError(f"camera file {path}: extrinsic angles must be radians within +-pi, got {values}")
-    return Extrinsics(**values)
 
 
 def read_disparity_depth(path: Path, fx: float, baseline: float) -> np.ndarray:

@@ -68,25 +68,23 @@ def feed(
         return []
     if part == "mounting":
         try:
-            poses = [p for p in rm.tf_poses(msg) if p.parent == VEHICLE_FRAME]
+            poses = rm.tf_poses(msg, parent=VEHICLE_FRAME)
         except ValueError as exc:
             evaluator.add_bad_calibration(str(exc))
             return []
         done = []
         for pose in poses:
             done += matcher.add("mounting", pose.stamp_ns, Mounting.from_pose(pose.translation, pose.rotation))
-        for frame in done:
-            evaluator.add_frame(frame)
-        return done
-    stamp = rm.stamp_to_ns(msg.header.stamp)
-    if part == "camera":
+    elif part == "camera":
         k = np.asarray(msg.k, np.float64).reshape(3, 3)
-        done = matcher.add("camera", stamp, CameraModel(k, (int(msg.height), int(msg.width))))
+        done = matcher.add(
+            "camera", rm.stamp_to_ns(msg.header.stamp), CameraModel(k, (int(msg.height), int(msg.width)))
+        )
     elif part == "boxes":
         _, boxes, scores = rm.detections_to_arrays(msg)
-        done = matcher.add_boxes(stamp, boxes, scores)
+        done = matcher.add_boxes(rm.stamp_to_ns(msg.header.stamp), boxes, scores)
     else:
-        done = matcher.add(part, stamp, rm.image_to_array(msg))
+        done = matcher.add(part, rm.stamp_to_ns(msg.header.stamp), rm.image_to_array(msg))
     for frame in done:
         evaluator.add_frame(frame)
     return done

@@ -49,10 +49,13 @@ def tf_message(typestore: Any, poses: list[FramePose]) -> Any:
     return types["tf2_msgs/msg/TFMessage"](transforms=transforms)
 
 
-def tf_poses(msg: Any) -> list[FramePose]:
-    """The transforms of a ``TFMessage``; ValueError naming the frames for a non-finite or zero quaternion."""
+def tf_poses(msg: Any, parent: str | None = None) -> list[FramePose]:
+    """The transforms of a ``TFMessage`` (only those from ``parent`` when given); ValueError naming the frames for
+    a non-finite or zero quaternion."""
     out = []
     for t in msg.transforms:
+        if parent is not None and t.header.frame_id != parent:
+            continue
         q = np.array([t.transform.rotation.x, t.transform.rotation.y, t.transform.rotation.z, t.transform.rotation.w])
         v = np.array([t.transform.translation.x, t.transform.translation.y, t.transform.translation.z], np.float64)
         if not (np.isfinite(q).all() and np.isfinite(v).all()) or np.linalg.norm(q) < 1e-9:

@@ -221,13 +221,12 @@ def _record_camera_pose(node: core.NodeCore, msg: Any, summary: ReplaySummary) -
     """A converted bag's ``/tf``: the camera's pose in ``ground.frame_id`` becomes the node's mounting (used while
     ``ground.camera_height_m`` is unset); an unreadable transform is counted."""
     try:
-        poses = rm.tf_poses(msg)
+        poses = rm.tf_poses(msg, parent=node.params.ground.frame_id)
     except ValueError:
         summary.bad_camera_poses += 1
         return
     for pose in poses:
-        if pose.parent == node.params.ground.frame_id:
-            node.record_camera_pose(Mounting.from_pose(pose.translation, pose.rotation))
+        node.record_camera_pose(Mounting.from_pose(pose.translation, pose.rotation))
 
 
 @dataclass
